@@ -1,0 +1,740 @@
+#include "api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <unordered_map>
+
+#include "json_util.h"
+
+namespace lakehost {
+namespace {
+
+constexpr size_t kMaxTexts = 2048;
+constexpr size_t kMaxK = 1000;
+constexpr size_t kMaxIdBytes = 512;
+
+using Value = rapidjson::Value;
+
+HttpResponse ok_json(const rapidjson::StringBuffer& buf, int status = 200) {
+  return {status, std::string(buf.GetString(), buf.GetSize()), "application/json"};
+}
+
+// Parses the body as a JSON object (an empty body counts as {} when allowed).
+rapidjson::Document parse_body(const HttpRequest& req, bool allow_empty = false) {
+  rapidjson::Document d;
+  const std::string& body = *req.body;
+  if (allow_empty && body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    d.SetObject();
+    return d;
+  }
+  if (auto err = json::parse(body, d)) throw ApiError(400, "malformed_json", "body: " + *err);
+  if (!d.IsObject()) throw bad_request("body must be a JSON object");
+  return d;
+}
+
+const Value* member(const Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
+}
+
+std::optional<std::string> opt_string(const Value& obj, const char* name) {
+  const Value* v = member(obj, name);
+  if (!v) return std::nullopt;
+  if (!v->IsString()) throw bad_request(std::string("/") + name + " must be a string");
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+size_t opt_k(const Value& obj, size_t def) {
+  const Value* v = member(obj, "k");
+  if (!v) return def;
+  if (!v->IsNumber() || !(v->IsInt64() || v->IsUint64()))
+    throw bad_request("/k must be an integer");
+  if (v->IsInt64() && v->GetInt64() <= 0) throw unprocessable("/k must be at least 1");
+  if (!v->IsUint64() || v->GetUint64() > kMaxK)
+    throw unprocessable("/k must be at most " + std::to_string(kMaxK));
+  return static_cast<size_t>(v->GetUint64());
+}
+
+void validate_collection_name(const std::string& name) {
+  static const std::regex re("[A-Za-z0-9_-]{1,64}");
+  if (!std::regex_match(name, re))
+    throw ApiError(422, "invalid_name",
+                   "collection name \"" + name + "\" must match [A-Za-z0-9_-]{1,64}");
+}
+
+// Unit-normalises a client-given vector of the collection's dimension.
+std::vector<float> client_vector(const Value& v, uint32_t dimension) {
+  if (!v.IsArray()) throw bad_request("/vector must be an array of numbers");
+  std::vector<float> out;
+  out.reserve(v.Size());
+  double norm = 0;
+  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+    if (!v[i].IsNumber()) throw bad_request("/vector/" + std::to_string(i) + " must be a number");
+    double x = v[i].GetDouble();
+    if (!std::isfinite(x)) throw unprocessable("/vector/" + std::to_string(i) + " is not finite");
+    out.push_back(static_cast<float>(x));
+    norm += x * x;
+  }
+  if (out.size() != dimension)
+    throw ApiError(422, "dimension_mismatch",
+                   "/vector has " + std::to_string(out.size()) +
+                       " numbers but the collection's dimension is " + std::to_string(dimension));
+  if (norm <= 0) throw unprocessable("/vector must not be all zeros");
+  const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+  for (auto& x : out) x *= inv;
+  return out;
+}
+
+void write_plugin(json::Writer& w, const PluginInstance& p, bool is_default) {
+  const auto& d = p.library().descriptor();
+  w.StartObject();
+  json::key(w, "id");
+  json::put(w, p.id());
+  json::key(w, "kind");
+  json::put(w, kind_name(p.kind()));
+  json::key(w, "name");
+  json::put(w, d.name);
+  json::key(w, "version");
+  json::put(w, d.version);
+  json::key(w, "abi");
+  json::put(w, p.library().abi());
+  json::key(w, "library");
+  json::put(w, p.library().path().string());
+  json::key(w, "sha256");
+  json::put(w, p.library().sha256());
+  json::key(w, "manifest");
+  json::put(w, p.manifest().file.string());
+  json::key(w, "default");
+  w.Bool(is_default);
+  json::key(w, "description");
+  json::put(w, d.description ? d.description : "");
+  json::key(w, "build_info");
+  json::put(w, d.build_info ? d.build_info : "");
+  json::key(w, "config");
+  json::raw(w, p.manifest().config_json);
+  w.EndObject();
+}
+
+void write_collection(json::Writer& w, const CollectionIndex& c) {
+  w.StartObject();
+  json::key(w, "name");
+  json::put(w, c.name());
+  json::key(w, "count");
+  w.Uint64(c.size());
+  json::key(w, "dimension");
+  w.Uint(c.dimension());
+  json::key(w, "embedder");
+  json::put(w, c.embedder()->id());
+  json::key(w, "vector_backend");
+  json::put(w, c.vector_backend()->id());
+  w.EndObject();
+}
+
+std::shared_ptr<CollectionIndex> require_collection(const Generation& gen,
+                                                    const std::string& name) {
+  auto c = gen.collection(name);
+  if (!c) throw not_found("collection_not_found", "no collection named \"" + name + "\"");
+  return c;
+}
+
+// Rough token count for usage fields: whitespace-separated words.
+uint64_t count_tokens(std::string_view s) {
+  uint64_t n = 0;
+  bool in = false;
+  for (char c : s) {
+    bool space = std::isspace(static_cast<unsigned char>(c));
+    if (!space && !in) ++n;
+    in = !space;
+  }
+  return n;
+}
+
+}  // namespace
+
+Api::Api(Registry& registry, Metrics& metrics) : registry_(registry), metrics_(metrics) {
+  metrics_.add_collector([this](std::string& out) {
+    auto gen = registry_.current();
+    out += "# HELP lakehost_generation The plugin generation being served.\n";
+    out += "# TYPE lakehost_generation gauge\n";
+    out += "lakehost_generation " + std::to_string(gen ? gen->number() : 0) + "\n";
+    out += "# HELP lakehost_reloads_total Reloads by result.\n";
+    out += "# TYPE lakehost_reloads_total counter\n";
+    out += "lakehost_reloads_total{result=\"ok\"} " + std::to_string(registry_.reloads_ok()) + "\n";
+    out += "lakehost_reloads_total{result=\"failed\"} " +
+           std::to_string(registry_.reloads_failed()) + "\n";
+    if (!gen) return;
+    out += "# HELP lakehost_plugins Enabled plugin instances by kind.\n";
+    out += "# TYPE lakehost_plugins gauge\n";
+    std::map<std::string, int> kinds;
+    for (auto& p : gen->plugins()) ++kinds[kind_name(p->kind())];
+    for (auto& [k, n] : kinds)
+      out += "lakehost_plugins{kind=\"" + k + "\"} " + std::to_string(n) + "\n";
+    out += "# HELP lakehost_collection_documents Documents per collection.\n";
+    out += "# TYPE lakehost_collection_documents gauge\n";
+    for (auto& c : gen->collections())
+      out += "lakehost_collection_documents{collection=\"" + label_value(c->name()) + "\"} " +
+             std::to_string(c->size()) + "\n";
+  });
+}
+
+void Api::install(HttpServer& s) {
+  auto bind = [this](HttpResponse (Api::*fn)(const HttpRequest&)) {
+    return [this, fn](const HttpRequest& r) { return (this->*fn)(r); };
+  };
+  s.route("GET", "/health", bind(&Api::health));
+  s.route("GET", "/metrics", [this](const HttpRequest&) {
+    return HttpResponse{200, metrics_.render(), "text/plain; version=0.0.4"};
+  });
+  s.route("GET", "/v1/plugins", bind(&Api::plugins));
+  s.route("POST", "/v1/admin/reload", bind(&Api::reload));
+  s.route("POST", "/v1/embed", bind(&Api::embed));
+  s.route("POST", "/v1/embeddings", bind(&Api::embeddings));
+  s.route("GET", "/v1/collections", bind(&Api::list_collections));
+  s.route("PUT", "/v1/collections/{name}", bind(&Api::put_collection));
+  s.route("GET", "/v1/collections/{name}", bind(&Api::get_collection));
+  s.route("DELETE", "/v1/collections/{name}", bind(&Api::delete_collection));
+  s.route("POST", "/v1/collections/{name}/documents", bind(&Api::upsert_documents));
+  s.route("GET", "/v1/collections/{name}/documents/{id}", bind(&Api::get_document));
+  s.route("DELETE", "/v1/collections/{name}/documents/{id}", bind(&Api::delete_document));
+  s.route("POST", "/v1/collections/{name}/search", bind(&Api::search_collection));
+}
+
+// ---- health, plugins, reload ------------------------------------------------------------------
+
+HttpResponse Api::health(const HttpRequest&) {
+  auto gen = registry_.current();
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  std::vector<std::pair<std::string, std::string>> failures;
+  for (auto& p : gen->plugins()) {
+    if (auto h = p->health(); !h.empty()) failures.emplace_back(p->id(), h);
+  }
+  w.StartObject();
+  json::key(w, "status");
+  json::put(w, failures.empty() ? "ok" : "degraded");
+  json::key(w, "generation");
+  w.Uint64(gen->number());
+  if (!failures.empty()) {
+    json::key(w, "failures");
+    w.StartArray();
+    for (auto& [id, msg] : failures) {
+      w.StartObject();
+      json::key(w, "id");
+      json::put(w, id);
+      json::key(w, "message");
+      json::put(w, msg);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return ok_json(buf, failures.empty() ? 200 : 503);
+}
+
+std::string Api::plugins_json(const Generation& gen) const {
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "generation");
+  w.Uint64(gen.number());
+  json::key(w, "plugins");
+  w.StartArray();
+  for (auto& p : gen.plugins()) write_plugin(w, *p, gen.default_of(p->kind()) == p);
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+HttpResponse Api::plugins(const HttpRequest&) {
+  return {200, plugins_json(*registry_.current()), "application/json"};
+}
+
+HttpResponse Api::reload(const HttpRequest&) {
+  auto outcome = registry_.reload("api");
+  if (!outcome.ok) {
+    throw ApiError(422, "reload_failed",
+                   outcome.error + " (generation " + std::to_string(outcome.generation) +
+                       " keeps serving)");
+  }
+  return {200, plugins_json(*registry_.current()), "application/json"};
+}
+
+// ---- embeddings -------------------------------------------------------------------------------
+
+HttpResponse Api::embed(const HttpRequest& req) {
+  auto body = parse_body(req);
+  auto gen = registry_.current();
+  auto model = opt_string(body, "model");
+  auto inst = gen->require(LH_KIND_EMBED_PROVIDER, model ? &*model : nullptr);
+  const Value* texts = member(body, "texts");
+  if (!texts) throw bad_request("/texts is required: an array of strings");
+  if (!texts->IsArray()) throw bad_request("/texts must be an array of strings");
+  if (texts->Empty()) throw unprocessable("/texts must not be empty");
+  if (texts->Size() > kMaxTexts)
+    throw unprocessable("/texts has " + std::to_string(texts->Size()) + " entries; at most " +
+                        std::to_string(kMaxTexts) + " per request");
+  std::vector<std::string_view> in;
+  for (rapidjson::SizeType i = 0; i < texts->Size(); ++i) {
+    const auto& t = (*texts)[i];
+    if (!t.IsString()) throw bad_request("/texts/" + std::to_string(i) + " must be a string");
+    in.emplace_back(t.GetString(), t.GetStringLength());
+  }
+  const uint32_t dim = embed::dimension(*inst);
+  auto vectors = embed::run(*inst, in);
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "model");
+  json::put(w, inst->id());
+  json::key(w, "dimension");
+  w.Uint(dim);
+  json::key(w, "vectors");
+  w.StartArray();
+  for (size_t i = 0; i < in.size(); ++i) {
+    w.StartArray();
+    for (uint32_t j = 0; j < dim; ++j) w.Double(vectors[i * dim + j]);
+    w.EndArray();
+  }
+  w.EndArray();
+  w.EndObject();
+  return ok_json(buf);
+}
+
+HttpResponse Api::embeddings(const HttpRequest& req) {
+  auto body = parse_body(req);
+  auto gen = registry_.current();
+  auto model = opt_string(body, "model");
+  // OpenAI clients always send a model name: use it when it names an embedder, otherwise 404
+  // naming the ones there are.
+  InstancePtr inst;
+  if (model && gen->find(*model, LH_KIND_EMBED_PROVIDER)) {
+    inst = gen->find(*model, LH_KIND_EMBED_PROVIDER);
+  } else if (model) {
+    std::string ids;
+    for (auto& p : gen->plugins())
+      if (p->kind() == LH_KIND_EMBED_PROVIDER) ids += (ids.empty() ? "" : ", ") + p->id();
+    throw ApiError(404, "model_not_found",
+                   "/model \"" + *model + "\" is not an enabled embedder (enabled: " + ids + ")");
+  } else {
+    inst = gen->require(LH_KIND_EMBED_PROVIDER, nullptr);
+  }
+  const Value* input = member(body, "input");
+  if (!input) throw bad_request("/input is required: a string or an array of strings");
+  std::vector<std::string_view> in;
+  if (input->IsString()) {
+    in.emplace_back(input->GetString(), input->GetStringLength());
+  } else if (input->IsArray()) {
+    if (input->Empty()) throw unprocessable("/input must not be empty");
+    if (input->Size() > kMaxTexts)
+      throw unprocessable("/input has more than " + std::to_string(kMaxTexts) + " entries");
+    for (rapidjson::SizeType i = 0; i < input->Size(); ++i) {
+      if (!(*input)[i].IsString())
+        throw bad_request("/input/" + std::to_string(i) + " must be a string");
+      in.emplace_back((*input)[i].GetString(), (*input)[i].GetStringLength());
+    }
+  } else {
+    throw bad_request("/input must be a string or an array of strings");
+  }
+  const uint32_t dim = embed::dimension(*inst);
+  auto vectors = embed::run(*inst, in);
+  uint64_t tokens = 0;
+  for (auto t : in) tokens += count_tokens(t);
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "object");
+  json::put(w, "list");
+  json::key(w, "data");
+  w.StartArray();
+  for (size_t i = 0; i < in.size(); ++i) {
+    w.StartObject();
+    json::key(w, "object");
+    json::put(w, "embedding");
+    json::key(w, "index");
+    w.Uint64(i);
+    json::key(w, "embedding");
+    w.StartArray();
+    for (uint32_t j = 0; j < dim; ++j) w.Double(vectors[i * dim + j]);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  json::key(w, "model");
+  json::put(w, inst->id());
+  json::key(w, "usage");
+  w.StartObject();
+  json::key(w, "prompt_tokens");
+  w.Uint64(tokens);
+  json::key(w, "total_tokens");
+  w.Uint64(tokens);
+  w.EndObject();
+  w.EndObject();
+  return ok_json(buf);
+}
+
+// ---- collections ------------------------------------------------------------------------------
+
+HttpResponse Api::list_collections(const HttpRequest&) {
+  auto gen = registry_.current();
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "collections");
+  w.StartArray();
+  for (auto& c : gen->collections()) write_collection(w, *c);
+  w.EndArray();
+  w.EndObject();
+  return ok_json(buf);
+}
+
+HttpResponse Api::put_collection(const HttpRequest& req) {
+  const std::string& name = req.params[0];
+  validate_collection_name(name);
+  auto body = parse_body(req, /*allow_empty=*/true);
+  auto embedder_id = opt_string(body, "embedder");
+  auto backend_id = opt_string(body, "vector_backend");
+
+  std::shared_lock gate(registry_.write_gate());
+  auto gen = registry_.current();
+  auto check = [&](const std::optional<std::string>& id, lh_plugin_kind kind, const char* field) {
+    if (id && !gen->find(*id, kind))
+      throw ApiError(422, "unknown_plugin",
+                     std::string("/") + field + ": no enabled " + kind_name(kind) +
+                         " with id \"" + *id + "\"");
+    if (!id && !gen->default_of(kind))
+      throw ApiError(503, std::string("no_") + kind_name(kind),
+                     std::string("no ") + kind_name(kind) + " plugin is enabled");
+  };
+  check(embedder_id, LH_KIND_EMBED_PROVIDER, "embedder");
+  check(backend_id, LH_KIND_VECTOR_BACKEND, "vector_backend");
+  auto storage = gen->storage();
+
+  int status = 201;
+  if (auto existing = gen->collection(name)) {
+    const auto& s = existing->settings();
+    if ((embedder_id && embedder_id != s.embedder) ||
+        (backend_id && backend_id != s.vector_backend))
+      throw conflict("collection \"" + name + "\" exists with embedder \"" +
+                     existing->embedder()->id() + "\" and vector backend \"" +
+                     existing->vector_backend()->id() + "\"; delete it to change them");
+    status = 200;
+  } else {
+    CollectionSettings settings;
+    settings.embedder = embedder_id;
+    settings.vector_backend = backend_id;
+    // Build the (empty) index first so the stored settings carry the real fingerprint.
+    auto coll = Registry::build_collection(*gen, nullptr, name, settings, nullptr);
+    storage.collection_put(name, coll->settings().to_json());
+    gen->put_collection(coll);
+    registry_.note_write();
+  }
+  auto coll = gen->collection(name);
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  write_collection(w, *coll);
+  return ok_json(buf, status);
+}
+
+HttpResponse Api::get_collection(const HttpRequest& req) {
+  auto coll = require_collection(*registry_.current(), req.params[0]);
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  write_collection(w, *coll);
+  return ok_json(buf);
+}
+
+HttpResponse Api::delete_collection(const HttpRequest& req) {
+  const std::string& name = req.params[0];
+  std::shared_lock gate(registry_.write_gate());
+  auto gen = registry_.current();
+  require_collection(*gen, name);
+  gen->storage().collection_delete(name);
+  gen->drop_collection(name);
+  registry_.note_write();
+  return {204, "", "application/json"};
+}
+
+// ---- documents --------------------------------------------------------------------------------
+
+void Api::upsert(const std::string& collection, std::vector<DocumentRecord> docs) {
+  // Embed outside the write gate (an upstream embedder may be slow); redo it under the gate
+  // only if a reload replaced the collection's embedder meanwhile.
+  InstancePtr embedded_with;
+  auto embed_all = [&](const InstancePtr& embedder) {
+    const uint32_t dim = embed::dimension(*embedder);
+    constexpr size_t kBatch = 256;
+    for (size_t i = 0; i < docs.size(); i += kBatch) {
+      size_t n = std::min(kBatch, docs.size() - i);
+      std::vector<std::string_view> texts;
+      for (size_t j = 0; j < n; ++j) texts.push_back(docs[i + j].text);
+      auto v = embed::run(*embedder, texts);
+      for (size_t j = 0; j < n; ++j)
+        docs[i + j].vector.assign(v.begin() + j * dim, v.begin() + (j + 1) * dim);
+    }
+    embedded_with = embedder;
+  };
+  embed_all(require_collection(*registry_.current(), collection)->embedder());
+
+  std::shared_lock gate(registry_.write_gate());
+  auto gen = registry_.current();
+  auto coll = require_collection(*gen, collection);
+  if (coll->embedder() != embedded_with) embed_all(coll->embedder());
+  auto storage = gen->storage();
+  storage.documents_upsert(collection, docs);  // all or nothing
+  registry_.note_write();
+  try {
+    coll->upsert(docs);
+  } catch (const std::exception& e) {
+    // Storage has the batch; make the index agree with storage again.
+    spdlog::error("index update of \"{}\" failed ({}); rebuilding it from storage", collection,
+                  e.what());
+    gen->put_collection(
+        Registry::build_collection(*gen, &storage, collection, coll->settings(), nullptr));
+  }
+}
+
+HttpResponse Api::upsert_documents(const HttpRequest& req) {
+  const std::string& name = req.params[0];
+  auto body = parse_body(req);
+  require_collection(*registry_.current(), name);
+  const Value* list = member(body, "documents");
+  if (!list) throw bad_request("/documents is required: an array of documents");
+  if (!list->IsArray()) throw bad_request("/documents must be an array");
+  if (list->Empty()) throw unprocessable("/documents must not be empty");
+  std::vector<DocumentRecord> docs;
+  std::set<std::string> seen;
+  for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+    const std::string at = "/documents/" + std::to_string(i);
+    const Value& d = (*list)[i];
+    if (!d.IsObject()) throw bad_request(at + " must be an object");
+    const Value* id = member(d, "id");
+    const Value* text = member(d, "text");
+    const Value* meta = member(d, "metadata");
+    if (!id || !id->IsString()) throw bad_request(at + "/id is required and must be a string");
+    if (!text || !text->IsString())
+      throw bad_request(at + "/text is required and must be a string");
+    if (meta && !meta->IsObject()) throw bad_request(at + "/metadata must be an object");
+    DocumentRecord r;
+    r.id.assign(id->GetString(), id->GetStringLength());
+    if (r.id.empty() || r.id.size() > kMaxIdBytes)
+      throw unprocessable(at + "/id must be 1 to " + std::to_string(kMaxIdBytes) + " bytes");
+    if (!seen.insert(r.id).second)
+      throw unprocessable(at + "/id \"" + r.id + "\" appears twice in this batch");
+    r.text.assign(text->GetString(), text->GetStringLength());
+    r.metadata_json = meta ? json::to_string(*meta) : "{}";
+    docs.push_back(std::move(r));
+  }
+  const size_t n = docs.size();
+  upsert(name, std::move(docs));
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "upserted");
+  w.Uint64(n);
+  w.EndObject();
+  return ok_json(buf);
+}
+
+HttpResponse Api::get_document(const HttpRequest& req) {
+  auto gen = registry_.current();
+  require_collection(*gen, req.params[0]);
+  auto doc = gen->storage().document_get(req.params[0], req.params[1]);
+  if (!doc)
+    throw not_found("document_not_found", "no document \"" + req.params[1] +
+                                              "\" in collection \"" + req.params[0] + "\"");
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "id");
+  json::put(w, doc->id);
+  json::key(w, "text");
+  json::put(w, doc->text);
+  json::key(w, "metadata");
+  json::raw(w, doc->metadata_json);
+  w.EndObject();
+  return ok_json(buf);
+}
+
+HttpResponse Api::delete_document(const HttpRequest& req) {
+  std::shared_lock gate(registry_.write_gate());
+  auto gen = registry_.current();
+  auto coll = require_collection(*gen, req.params[0]);
+  if (!gen->storage().document_delete(req.params[0], req.params[1]))
+    throw not_found("document_not_found", "no document \"" + req.params[1] +
+                                              "\" in collection \"" + req.params[0] + "\"");
+  registry_.note_write();
+  coll->remove(req.params[1]);
+  return {204, "", "application/json"};
+}
+
+// ---- search -----------------------------------------------------------------------------------
+
+namespace {
+struct ScoreContext {
+  const CollectionIndex* coll;
+};
+lh_status document_vector(void* ctx, lh_str id, float* out) {
+  auto* c = static_cast<ScoreContext*>(ctx);
+  return c->coll->vector(std::string(from_lh(id)), out) ? LH_OK : LH_ERR_NOT_FOUND;
+}
+lh_status document_text(void* ctx, lh_str id, void (*sink)(void*, lh_str), void* sink_ctx) {
+  auto* c = static_cast<ScoreContext*>(ctx);
+  std::string text, meta;
+  if (!c->coll->text_and_metadata(std::string(from_lh(id)), text, meta)) return LH_ERR_NOT_FOUND;
+  sink(sink_ctx, to_lh(text));
+  return LH_OK;
+}
+}  // namespace
+
+std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionIndex& coll,
+                                      const std::vector<float>& query_vector,
+                                      const std::string& query_text, const std::string& role,
+                                      size_t k, const rapidjson::Value* filter,
+                                      const std::string* scorer_id) const {
+  auto scorer = gen.require(LH_KIND_RETRIEVAL_SCORER, scorer_id);
+  const auto& table = scorer->table<lh_retrieval_scorer_v1>();
+  uint32_t overfetch;
+  {
+    auto guard = scorer->call_guard();
+    overfetch = std::max<uint32_t>(1, table.overfetch(scorer->self()));
+  }
+  auto hits = coll.search(query_vector.data(), k * overfetch, filter);
+  std::vector<lh_candidate> candidates;
+  candidates.reserve(hits.size());
+  for (const auto& h : hits) candidates.push_back({to_lh(h.id), h.distance});
+
+  ScoreContext ctx{&coll};
+  lh_score_services services{sizeof(lh_score_services), &ctx, &document_vector, &document_text};
+  lh_score_request request{};
+  request.struct_size = sizeof(lh_score_request);
+  request.collection = to_lh(coll.name());
+  request.query = to_lh(query_text);
+  request.role = to_lh(role);
+  request.query_vector = query_vector.data();
+  request.dimension = static_cast<uint32_t>(query_vector.size());
+  request.k = static_cast<uint32_t>(k);
+  request.candidates = candidates.data();
+  request.n_candidates = candidates.size();
+  request.services = &services;
+
+  std::unordered_map<std::string, ScoredResult> emitted;
+  auto sink = [](void* c, lh_str id, float distance, uint32_t flags) {
+    auto& m = *static_cast<std::unordered_map<std::string, ScoredResult>*>(c);
+    std::string key(from_lh(id));
+    auto it = m.find(key);
+    if (it == m.end() || distance < it->second.distance) m[key] = {key, distance, flags};
+  };
+  lh_error err{};
+  lh_status st;
+  {
+    auto guard = scorer->call_guard();
+    st = table.score(scorer->self(), &request, sink, &emitted, &err);
+  }
+  if (st != LH_OK) throw_plugin_error(*scorer, "score", st, err);
+
+  std::vector<ScoredResult> out;
+  std::set<std::string> candidate_ids;
+  for (const auto& h : hits) candidate_ids.insert(h.id);
+  for (auto& [id, r] : emitted) {
+    // A scorer may only add documents that exist and pass the client's filter.
+    if (!candidate_ids.count(id) && !coll.matches(id, filter)) continue;
+    if (!std::isfinite(r.distance)) continue;
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const ScoredResult& a, const ScoredResult& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+  });
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+HttpResponse Api::search_collection(const HttpRequest& req) {
+  auto body = parse_body(req);
+  auto gen = registry_.current();
+  auto coll = require_collection(*gen, req.params[0]);
+  const size_t k = opt_k(body, 10);
+  auto query = opt_string(body, "query");
+  const Value* vector = member(body, "vector");
+  if (query && vector) throw unprocessable("give either /query or /vector, not both");
+  if (!query && !vector) throw bad_request("/query (a string) or /vector (numbers) is required");
+  const Value* filter = member(body, "filter");
+  if (filter && !filter->IsObject()) throw bad_request("/filter must be an object");
+  auto scorer_id = opt_string(body, "scorer");
+
+  std::vector<float> qv;
+  if (query) {
+    qv = embed::run(*coll->embedder(), {*query});
+  } else {
+    qv = client_vector(*vector, coll->dimension());
+  }
+  auto results = search(*gen, *coll, qv, query.value_or(""), "", k, filter,
+                        scorer_id ? &*scorer_id : nullptr);
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "results");
+  w.StartArray();
+  std::string text, meta;
+  for (const auto& r : results) {
+    if (!coll->text_and_metadata(r.id, text, meta)) continue;  // deleted meanwhile
+    w.StartObject();
+    json::key(w, "id");
+    json::put(w, r.id);
+    json::key(w, "distance");
+    w.Double(r.distance);
+    json::key(w, "text");
+    json::put(w, text);
+    json::key(w, "metadata");
+    json::raw(w, meta);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return ok_json(buf);
+}
+
+// ---- demo seeding -----------------------------------------------------------------------------
+
+size_t Api::seed_collection(const std::string& collection, const std::filesystem::path& jsonl) {
+  auto gen = registry_.current();
+  if (!gen->collection(collection)) {
+    HttpRequest req;
+    req.params = {collection};
+    std::string empty;
+    req.body = &empty;
+    put_collection(req);
+  }
+  if (gen->collection(collection)->size() > 0) return 0;
+  std::ifstream in(jsonl);
+  if (!in) throw std::runtime_error("cannot read " + jsonl.string());
+  std::vector<DocumentRecord> docs;
+  std::string line;
+  size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    rapidjson::Document d;
+    if (auto err = json::parse(line, d); err || !d.IsObject() || !d.HasMember("id") ||
+                                         !d["id"].IsString() || !d.HasMember("text") ||
+                                         !d["text"].IsString())
+      throw std::runtime_error(jsonl.string() + ":" + std::to_string(lineno) +
+                               ": expected {\"id\": str, \"text\": str, \"metadata\": {...}}");
+    DocumentRecord r;
+    r.id = d["id"].GetString();
+    r.text = d["text"].GetString();
+    if (d.HasMember("metadata") && d["metadata"].IsObject())
+      r.metadata_json = json::to_string(d["metadata"]);
+    docs.push_back(std::move(r));
+  }
+  const size_t n = docs.size();
+  if (n) upsert(collection, std::move(docs));
+  return n;
+}
+
+}  // namespace lakehost

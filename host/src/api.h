@@ -1,0 +1,61 @@
+// The REST API v1 (docs/api.md): request parsing and validation, the search pipeline
+// (embed -> vector candidates -> scorer), and responses. Every handler takes the generation
+// current at its start and uses only that one.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "http_server.h"
+#include "metrics.h"
+#include "registry.h"
+
+namespace lakehost {
+
+struct ScoredResult {
+  std::string id;
+  float distance;
+  uint32_t flags;  // LH_RESULT_*
+};
+
+class Api {
+ public:
+  Api(Registry& registry, Metrics& metrics);
+  void install(HttpServer& server);
+
+  // Loads a JSON-lines file of {"id","text","metadata"} into `collection` (created if missing)
+  // when that collection is empty. Returns the number of documents loaded.
+  size_t seed_collection(const std::string& collection, const std::filesystem::path& jsonl);
+
+  // The retrieval pipeline shared by collection search and (later) matrix search.
+  std::vector<ScoredResult> search(const Generation& gen, const CollectionIndex& coll,
+                                   const std::vector<float>& query_vector,
+                                   const std::string& query_text, const std::string& role,
+                                   size_t k, const rapidjson::Value* filter,
+                                   const std::string* scorer_id) const;
+
+ private:
+  HttpResponse health(const HttpRequest&);
+  HttpResponse plugins(const HttpRequest&);
+  HttpResponse reload(const HttpRequest&);
+  HttpResponse embed(const HttpRequest&);
+  HttpResponse embeddings(const HttpRequest&);
+  HttpResponse list_collections(const HttpRequest&);
+  HttpResponse put_collection(const HttpRequest&);
+  HttpResponse get_collection(const HttpRequest&);
+  HttpResponse delete_collection(const HttpRequest&);
+  HttpResponse upsert_documents(const HttpRequest&);
+  HttpResponse get_document(const HttpRequest&);
+  HttpResponse delete_document(const HttpRequest&);
+  HttpResponse search_collection(const HttpRequest&);
+
+  // Writes documents through storage (all or nothing) and then into the live index.
+  void upsert(const std::string& collection, std::vector<DocumentRecord> docs);
+  std::string plugins_json(const Generation& gen) const;
+
+  Registry& registry_;
+  Metrics& metrics_;
+};
+
+}  // namespace lakehost

@@ -1,0 +1,104 @@
+#include "json_util.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/schema.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+namespace lakehost::json {
+
+std::optional<std::string> parse(std::string_view text, rapidjson::Document& out) {
+  out.Parse(text.data(), text.size());
+  if (out.HasParseError()) {
+    return std::string(rapidjson::GetParseError_En(out.GetParseError())) + " at byte " +
+           std::to_string(out.GetErrorOffset());
+  }
+  return std::nullopt;
+}
+
+std::string to_string(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+namespace {
+void write_canonical(Writer& w, const rapidjson::Value& v) {
+  if (v.IsObject()) {
+    std::vector<const rapidjson::Value::Member*> members;
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) members.push_back(&*it);
+    std::sort(members.begin(), members.end(), [](auto* a, auto* b) {
+      return std::string_view(a->name.GetString(), a->name.GetStringLength()) <
+             std::string_view(b->name.GetString(), b->name.GetStringLength());
+    });
+    w.StartObject();
+    for (auto* m : members) {
+      w.Key(m->name.GetString(), m->name.GetStringLength());
+      write_canonical(w, m->value);
+    }
+    w.EndObject();
+  } else if (v.IsArray()) {
+    w.StartArray();
+    for (const auto& e : v.GetArray()) write_canonical(w, e);
+    w.EndArray();
+  } else {
+    v.Accept(w);
+  }
+}
+}  // namespace
+
+Schema::Schema(std::string_view text) {
+  if (auto err = parse(text, json)) throw std::invalid_argument("schema is not valid JSON: " + *err);
+  doc = std::make_unique<rapidjson::SchemaDocument>(json);
+}
+
+std::optional<std::string> validate(const Schema& schema, const rapidjson::Value& value) {
+  rapidjson::SchemaValidator v(*schema.doc);
+  if (value.Accept(v)) return std::nullopt;
+  rapidjson::StringBuffer doc_ptr;
+  v.GetInvalidDocumentPointer().StringifyUriFragment(doc_ptr);
+  std::string pointer = doc_ptr.GetString();
+  if (!pointer.empty() && pointer[0] == '#') pointer.erase(0, 1);
+  const std::string keyword = v.GetInvalidSchemaKeyword();
+  std::string detail;
+  // RapidJSON 1.1 reports the enclosing object for a missing or unexpected member: find the
+  // member by comparing the object with the failing schema, so the message can name it.
+  const rapidjson::Value* at = v.GetInvalidDocumentPointer().Get(value);
+  const rapidjson::Value* rule = v.GetInvalidSchemaPointer().Get(schema.json);
+  if (at && at->IsObject() && rule && rule->IsObject()) {
+    if (keyword == "required" && rule->HasMember("required") && (*rule)["required"].IsArray()) {
+      for (const auto& name : (*rule)["required"].GetArray()) {
+        if (name.IsString() && !at->HasMember(name)) {
+          pointer += std::string("/") + name.GetString();
+          detail = ": the member is missing";
+          break;
+        }
+      }
+    } else if (keyword == "additionalProperties") {
+      const rapidjson::Value* props =
+          rule->HasMember("properties") ? &(*rule)["properties"] : nullptr;
+      for (auto it = at->MemberBegin(); it != at->MemberEnd(); ++it) {
+        if (!props || !props->IsObject() || !props->HasMember(it->name)) {
+          pointer += std::string("/") + it->name.GetString();
+          detail = ": unknown member";
+          break;
+        }
+      }
+    }
+  }
+  if (detail.empty() && keyword == "additionalProperties") detail = ": unknown member";
+  return (pointer.empty() ? std::string("/") : pointer) + " violates \"" + keyword + "\"" +
+         detail;
+}
+
+std::string canonical(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  write_canonical(w, v);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+}  // namespace lakehost::json

@@ -1,0 +1,47 @@
+// Small RapidJSON helpers shared by the host: parsing with readable errors, serialising, and
+// typed field access that reports the JSON pointer of a bad field.
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/schema.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lakehost::json {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// Parses `text`; on failure returns a message with the byte offset, else nullopt.
+std::optional<std::string> parse(std::string_view text, rapidjson::Document& out);
+
+std::string to_string(const rapidjson::Value& v);
+
+inline void put(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+inline void key(Writer& w, std::string_view s) {
+  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+// Writes already-serialised JSON (trusted: produced or validated by us) as a value.
+inline void raw(Writer& w, std::string_view json) {
+  w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+}
+
+// Validates `value` against `schema`; on failure a message "<json pointer> violates
+// \"<keyword>\"[: detail]" naming the bad field, else nullopt.
+struct Schema {
+  explicit Schema(std::string_view text);  // throws std::invalid_argument on bad JSON
+  rapidjson::Document json;
+  std::unique_ptr<rapidjson::SchemaDocument> doc;
+};
+std::optional<std::string> validate(const Schema& schema, const rapidjson::Value& value);
+
+// Canonical text of a JSON value (object keys sorted), so equal configs compare equal.
+std::string canonical(const rapidjson::Value& v);
+
+}  // namespace lakehost::json

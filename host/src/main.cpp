@@ -1,0 +1,177 @@
+// lakehost: a small host that serves the REST API and does its real work through plugins.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <spdlog/spdlog.h>
+#include <thread>
+#include <unistd.h>
+
+#include "api.h"
+#include "http_server.h"
+#include "manifest_watcher.h"
+#include "metrics.h"
+#include "plugin_loader.h"
+#include "registry.h"
+
+namespace fs = std::filesystem;
+using namespace lakehost;
+
+namespace {
+
+// Plugin directories to use when none is configured: next to the executable in a build tree
+// (build/host/lakehost -> build/plugins) or an installed tree (bin/ -> lib/lakehost/plugins).
+std::vector<fs::path> default_plugin_dirs() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> out;
+  for (fs::path rel : {fs::path("../plugins"), fs::path("..") / LAKEHOST_INSTALL_PLUGIN_DIR}) {
+    fs::path p = (exe.parent_path() / rel).lexically_normal();
+    if (fs::is_directory(p, ec)) out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+int serve(const std::string& listen, const fs::path& manifests, const fs::path& data,
+          std::vector<fs::path> plugin_dirs, HttpOptions http, bool watch,
+          const std::string& demo, const std::string& demo_collection,
+          const std::string& port_file) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "lakehost: --listen must be HOST:PORT, got \"" << listen << "\"\n";
+    return 2;
+  }
+  http.host = listen.substr(0, colon);
+  http.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
+
+  // Signals are handled by one thread with sigwait; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code ec;
+  fs::create_directories(data, ec);
+  if (plugin_dirs.empty()) plugin_dirs = default_plugin_dirs();
+  LoaderOptions lo;
+  lo.plugin_dirs = plugin_dirs;
+  lo.data_dir = fs::absolute(data);
+  lo.runtime_dir = lo.data_dir / ".loaded-plugins";
+  for (const auto& d : lo.plugin_dirs) spdlog::info("plugin directory: {}", d.string());
+
+  PluginLoader loader(lo);
+  Registry registry(loader, manifests);
+  auto first = registry.reload("start");
+  if (!first.ok) {
+    spdlog::critical("cannot start: {}", first.error);
+    return 1;
+  }
+  Metrics metrics;
+  Api api(registry, metrics);
+  if (!demo.empty()) {
+    try {
+      size_t n = api.seed_collection(demo_collection, demo);
+      if (n) spdlog::info("loaded {} demo documents into \"{}\"", n, demo_collection);
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot load the demo corpus: {}", e.what());
+      return 1;
+    }
+  }
+  HttpServer server(http, metrics);
+  api.install(server);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen on {}: {}", listen, e.what());
+    return 1;
+  }
+  spdlog::info("listening on http://{}:{} (generation {})", http.host, server.port(),
+               first.generation);
+  if (!port_file.empty()) {
+    std::ofstream(port_file + ".tmp") << server.port() << "\n";
+    fs::rename(port_file + ".tmp", port_file, ec);
+  }
+
+  std::unique_ptr<ManifestWatcher> watcher;
+  if (watch)
+    watcher = std::make_unique<ManifestWatcher>(manifests, [&] { registry.reload("manifests changed"); });
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      registry.reload("SIGHUP");
+      continue;
+    }
+    spdlog::info("signal {}: shutting down", sig);
+    break;
+  }
+  watcher.reset();
+  server.stop();
+  Reaper::instance().drain();
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{"lakehost: a retrieval server whose real work is done by hot-swappable plugins"};
+  app.require_subcommand(1);
+  auto* cmd = app.add_subcommand("serve", "Serve the REST API");
+
+  std::string listen = "127.0.0.1:8080", manifests = "manifests", data = "data/run";
+  std::vector<std::string> plugin_dirs;
+  std::string log_level = "info", demo, demo_collection = "workers", port_file;
+  HttpOptions http;
+  size_t max_body = http.max_body_bytes;
+  int64_t header_ms = 10000, body_ms = 30000, keepalive_ms = 60000;
+  bool no_watch = false;
+  cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->envname("LAKEHOST_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--manifests", manifests, "Directory of plugin manifests (*.json)")
+      ->envname("LAKEHOST_MANIFESTS")
+      ->capture_default_str();
+  cmd->add_option("--data", data, "Data directory (databases, loaded-plugin copies)")
+      ->envname("LAKEHOST_DATA")
+      ->capture_default_str();
+  cmd->add_option("--plugin-dir", plugin_dirs,
+                  "Directory plugins may be loaded from (repeatable; default: next to the "
+                  "executable)")
+      ->envname("LAKEHOST_PLUGIN_DIR")
+      ->delimiter(':');
+  cmd->add_option("--threads", http.threads, "HTTP worker threads")
+      ->envname("LAKEHOST_THREADS")
+      ->capture_default_str();
+  cmd->add_option("--max-body-bytes", max_body, "Largest request body accepted (else 413)")
+      ->envname("LAKEHOST_MAX_BODY_BYTES")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout-ms", header_ms, "Time allowed to receive request headers")
+      ->capture_default_str();
+  cmd->add_option("--body-timeout-ms", body_ms, "Time allowed to receive a request body")
+      ->capture_default_str();
+  cmd->add_option("--keepalive-timeout-ms", keepalive_ms, "Idle keep-alive connections close after")
+      ->capture_default_str();
+  cmd->add_flag("--no-watch", no_watch, "Do not reload when the manifests directory changes");
+  cmd->add_option("--demo", demo, "JSON-lines corpus to load when the demo collection is empty")
+      ->envname("LAKEHOST_DEMO");
+  cmd->add_option("--demo-collection", demo_collection, "Collection the demo corpus goes into")
+      ->capture_default_str();
+  cmd->add_option("--port-file", port_file, "Write the bound port to this file once listening");
+  cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->envname("LAKEHOST_LOG_LEVEL")
+      ->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  http.max_body_bytes = max_body;
+  http.header_timeout = std::chrono::milliseconds(header_ms);
+  http.body_timeout = std::chrono::milliseconds(body_ms);
+  http.keepalive_timeout = std::chrono::milliseconds(keepalive_ms);
+  std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
+  return serve(listen, manifests, data, dirs, http, !no_watch, demo, demo_collection, port_file);
+}

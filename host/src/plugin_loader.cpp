@@ -1,0 +1,354 @@
+#include "plugin_loader.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/dll/import.hpp>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "json_util.h"
+
+namespace lakehost {
+namespace fs = std::filesystem;
+
+namespace {
+
+}  // namespace
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+namespace {
+
+bool is_within(const fs::path& file, const fs::path& dir) {
+  auto f = file.lexically_normal().string();
+  auto d = dir.lexically_normal().string();
+  if (!d.empty() && d.back() != '/') d += '/';
+  return f.compare(0, d.size(), d) == 0;
+}
+
+// Refuses files an attacker other than the owner could have written.
+void check_permissions(const fs::path& p, const std::string& what) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0)
+    throw LoadError(what + " " + p.string() + ": " + std::strerror(errno));
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    throw LoadError(what + " " + p.string() +
+                    " is group- or world-writable; refusing to load code anyone could replace "
+                    "(chmod go-w)");
+  if (st.st_uid != 0 && st.st_uid != ::geteuid())
+    throw LoadError(what + " " + p.string() + " is owned by uid " + std::to_string(st.st_uid) +
+                    ", neither root nor the host's user");
+}
+
+std::atomic<uint64_t> g_next_serial{1};
+
+void host_log(void* ctx, lh_log_level level, lh_str message) {
+  auto* id = static_cast<const std::string*>(ctx);
+  std::string_view m(message.data ? message.data : "", message.size);
+  switch (level) {
+    case LH_LOG_DEBUG: spdlog::debug("[{}] {}", *id, m); break;
+    case LH_LOG_INFO: spdlog::info("[{}] {}", *id, m); break;
+    case LH_LOG_WARN: spdlog::warn("[{}] {}", *id, m); break;
+    default: spdlog::error("[{}] {}", *id, m); break;
+  }
+}
+
+}  // namespace
+
+std::string PluginLibrary::abi() const {
+  return std::to_string(descriptor_->abi_major) + "." + std::to_string(descriptor_->abi_minor);
+}
+
+// ---- PluginInstance ---------------------------------------------------------------------------
+
+PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, Manifest manifest,
+                               std::string data_dir)
+    : lib_(std::move(lib)),
+      manifest_(std::move(manifest)),
+      data_dir_(std::move(data_dir)),
+      serial_(g_next_serial++) {}
+
+void PluginInstance::create() {
+  host_api_.struct_size = sizeof(lh_host_api);
+  host_api_.ctx = &manifest_.id;
+  host_api_.log = &host_log;
+  host_api_.data_dir = data_dir_.c_str();
+  host_api_.instance_id = manifest_.id.c_str();
+  lh_error err{};
+  lh_status st = lib_->descriptor().create(
+      &host_api_, {manifest_.config_json.data(), manifest_.config_json.size()}, &self_, &err);
+  if (st != LH_OK || !self_) {
+    self_ = nullptr;
+    throw LoadError(manifest_.file.string() + ": plugin \"" + lib_->descriptor().name +
+                    "\" refused its config: " + (err.message[0] ? err.message : "create failed"));
+  }
+}
+
+PluginInstance::~PluginInstance() {
+  if (self_) lib_->descriptor().destroy(self_);
+}
+
+std::unique_lock<std::mutex> PluginInstance::call_guard() const {
+  if (lib_->descriptor().flags & LH_FLAG_THREAD_SAFE) return {};
+  return std::unique_lock<std::mutex>(call_mutex_);
+}
+
+std::string PluginInstance::reuse_key() const {
+  return manifest_.id + '\0' + kind_name(manifest_.kind) + '\0' + lib_->sha256() + '\0' +
+         manifest_.config_json;
+}
+
+std::string PluginInstance::health() const {
+  const auto& d = lib_->descriptor();
+  if (!d.health) return "";
+  lh_error err{};
+  auto guard = call_guard();
+  if (d.health(self_, &err) == LH_OK) return "";
+  return err.message[0] ? err.message : "unhealthy";
+}
+
+// ---- PluginLoader -----------------------------------------------------------------------------
+
+PluginLoader::PluginLoader(LoaderOptions options) : options_(std::move(options)) {
+  std::error_code ec;
+  fs::create_directories(options_.runtime_dir, ec);
+  fs::permissions(options_.runtime_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+}
+
+fs::path PluginLoader::resolve(const Manifest& m) const {
+  const std::string where = m.file.string() + ": /library \"" + m.library + "\"";
+  if (options_.plugin_dirs.empty()) throw LoadError(where + ": no plugin directory configured");
+  fs::path lib(m.library);
+  std::vector<fs::path> candidates;
+  if (lib.is_absolute()) {
+    candidates.push_back(lib);
+  } else {
+    for (const auto& d : options_.plugin_dirs) candidates.push_back(d / lib);
+  }
+  for (const auto& c : candidates) {
+    std::error_code ec;
+    if (!fs::exists(c, ec)) continue;
+    fs::path real = fs::canonical(c, ec);
+    if (ec) throw LoadError(where + ": " + ec.message());
+    for (const auto& d : options_.plugin_dirs) {
+      fs::path real_dir = fs::weakly_canonical(d, ec);
+      if (is_within(real, real_dir)) return real;
+    }
+    throw LoadError(where + " resolves to " + real.string() +
+                    ", outside the plugin directories; refusing to load it");
+  }
+  std::string dirs;
+  for (const auto& d : options_.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d.string();
+  throw LoadError(where + ": no such file in the plugin directories (" + dirs + ")");
+}
+
+std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
+  const fs::path path = resolve(m);
+  const std::string where = m.file.string() + ": library " + path.string();
+  check_permissions(path, m.file.string() + ": library");
+  check_permissions(path.parent_path(), m.file.string() + ": plugin directory");
+
+  // Hash the bytes we are about to load, and load exactly those bytes (from a private copy).
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    bytes = ss.str();
+    if (!in) throw LoadError(where + ": cannot read");
+  }
+  const std::string sha = sha256_hex(bytes);
+  if (m.sha256 && *m.sha256 != sha) {
+    throw LoadError(where + ": sha256 mismatch: the manifest pins " + *m.sha256 +
+                    " but the file is " + sha);
+  }
+
+  std::lock_guard lock(mutex_);
+  if (auto it = by_sha_.find(sha); it != by_sha_.end()) {
+    if (auto lib = it->second.lock()) return lib;
+  }
+  fs::path copy = options_.runtime_dir / (sha + ".so");
+  if (!fs::exists(copy)) {
+    fs::path tmp = copy;
+    tmp += ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!out) throw LoadError(where + ": cannot write " + tmp.string());
+    }
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_exec, fs::perm_options::replace);
+    fs::rename(tmp, copy);
+  }
+
+  boost::dll::shared_library so;
+  try {
+    so.load(copy.string(), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    if (msg.find("GLIBCXX") != std::string::npos || msg.find("CXXABI") != std::string::npos)
+      msg += " (the plugin was built against a newer C++ runtime than this host has)";
+    throw LoadError(where + ": cannot load: " + msg);
+  }
+  if (!so.has(LH_PLUGIN_ENTRY_SYMBOL)) {
+    throw LoadError(where + ": does not export \"" LH_PLUGIN_ENTRY_SYMBOL
+                    "\"; not a lakehost plugin (export it with LAKEHOST_PLUGIN / BOOST_DLL_ALIAS)");
+  }
+  // The descriptor getter is the only plugin code run before the version check.
+  auto& entry = so.get_alias<const lh_plugin_descriptor*()>(LH_PLUGIN_ENTRY_SYMBOL);
+  const lh_plugin_descriptor* d = entry();
+  const std::string host_abi =
+      std::to_string(LH_ABI_MAJOR) + "." + std::to_string(LH_ABI_MINOR);
+  if (!d || d->struct_size < offsetof(lh_plugin_descriptor, kind))
+    throw LoadError(where + ": returned no valid descriptor");
+  const std::string plugin_abi =
+      std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
+  if (d->abi_major != LH_ABI_MAJOR) {
+    throw LoadError(where + " was built for plugin ABI " + plugin_abi + " but this host speaks " +
+                    host_abi + " (the major versions must be equal; rebuild the plugin against "
+                    "this host's SDK)");
+  }
+  if (d->abi_minor > LH_ABI_MINOR) {
+    throw LoadError(where + " was built for plugin ABI " + plugin_abi +
+                    ", newer than this host's " + host_abi + "; upgrade the host");
+  }
+  if (d->struct_size < offsetof(lh_plugin_descriptor, table) + sizeof(void*))
+    throw LoadError(where + ": descriptor is truncated (struct_size " +
+                    std::to_string(d->struct_size) + ")");
+  if (!d->name || !d->version || !d->create || !d->destroy || !d->table)
+    throw LoadError(where + ": descriptor lacks a name, version, create, destroy or table");
+  auto table_size = *static_cast<const uint32_t*>(d->table);
+  size_t needed = 0;
+  switch (d->kind) {
+    case LH_KIND_EMBED_PROVIDER: needed = sizeof(lh_embed_provider_v1); break;
+    case LH_KIND_VECTOR_BACKEND: needed = sizeof(lh_vector_backend_v1); break;
+    case LH_KIND_RETRIEVAL_SCORER: needed = sizeof(lh_retrieval_scorer_v1); break;
+    case LH_KIND_CHAT_PROVIDER: needed = sizeof(lh_chat_provider_v1); break;
+    case LH_KIND_STORAGE_BACKEND: needed = sizeof(lh_storage_backend_v1); break;
+    default: throw LoadError(where + ": unknown plugin kind " + std::to_string(d->kind));
+  }
+  if (table_size < needed)
+    throw LoadError(where + ": function table is truncated (" + std::to_string(table_size) +
+                    " < " + std::to_string(needed) + " bytes)");
+
+  auto lib = std::make_shared<PluginLibrary>(std::move(so), d, path, sha);
+  try {
+    lib->schema_ = std::make_unique<json::Schema>(d->config_schema ? d->config_schema : "{}");
+  } catch (const std::exception& e) {
+    throw LoadError(where + ": the plugin's config " + e.what());
+  }
+  by_sha_[sha] = lib;
+  return lib;
+}
+
+std::shared_ptr<PluginInstance> PluginLoader::instantiate(const Manifest& m) {
+  auto lib = load(m);
+  const auto& d = lib->descriptor();
+  if (d.kind != static_cast<uint32_t>(m.kind)) {
+    throw LoadError(m.file.string() + ": /kind is \"" + kind_name(m.kind) + "\" but " +
+                    lib->path().string() + " is a " +
+                    kind_name(static_cast<lh_plugin_kind>(d.kind)) + " plugin (\"" + d.name +
+                    "\")");
+  }
+  rapidjson::Document config;
+  json::parse(m.config_json, config);
+  if (auto err = json::validate(lib->config_schema(), config)) {
+    // err starts with the pointer inside the config ("/" for the object itself).
+    const std::string inner = err->rfind("/ ", 0) == 0 ? err->substr(1) : *err;
+    throw LoadError(m.file.string() + ": /config" + inner + " (config schema of plugin \"" +
+                    d.name + "\" " + d.version + ")");
+  }
+  // Destroy on the Reaper's thread, never on whichever request thread dropped the last ref.
+  std::shared_ptr<PluginInstance> inst(
+      new PluginInstance(lib, m, options_.data_dir.string()),
+      [](PluginInstance* p) { Reaper::instance().submit([p] { delete p; }); });
+  inst->create();
+  return inst;
+}
+
+// ---- Reaper -----------------------------------------------------------------------------------
+
+struct Reaper::State {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> jobs;
+  size_t running = 0;
+  bool stop = false;
+  std::thread worker;
+};
+
+Reaper::Reaper() : state_(std::make_shared<State>()) {
+  state_->worker = std::thread([s = state_] {
+    std::unique_lock lock(s->mu);
+    for (;;) {
+      s->cv.wait(lock, [&] { return s->stop || !s->jobs.empty(); });
+      if (s->jobs.empty()) return;
+      auto job = std::move(s->jobs.front());
+      s->jobs.pop_front();
+      ++s->running;
+      lock.unlock();
+      // Run the destroy on its own thread so a hung plugin costs a thread, not the reaper.
+      auto done = std::make_shared<std::promise<void>>();
+      auto fut = done->get_future();
+      std::thread([job = std::move(job), done] {
+        job();
+        done->set_value();
+      }).detach();
+      if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+        spdlog::error("a plugin instance's destroy() did not return within 10 s; leaking it");
+      lock.lock();
+      --s->running;
+      s->cv.notify_all();
+    }
+  });
+}
+
+Reaper::~Reaper() {
+  drain();
+  {
+    std::lock_guard lock(state_->mu);
+    state_->stop = true;
+  }
+  state_->cv.notify_all();
+  state_->worker.join();
+}
+
+Reaper& Reaper::instance() {
+  static Reaper r;
+  return r;
+}
+
+void Reaper::submit(std::function<void()> job) {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->jobs.push_back(std::move(job));
+  }
+  state_->cv.notify_all();
+}
+
+void Reaper::drain() {
+  std::unique_lock lock(state_->mu);
+  state_->cv.wait(lock, [&] { return state_->jobs.empty() && state_->running == 0; });
+}
+
+}  // namespace lakehost

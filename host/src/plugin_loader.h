@@ -1,0 +1,140 @@
+// Loading plugin libraries and creating instances, with every check made before plugin code
+// runs: trust (directory, permissions, owner, sha256), then the ABI version read from the
+// descriptor, then the kind, then the config against the plugin's own schema.
+#pragma once
+
+#include <lakehost/plugin_api.h>
+
+#include <rapidjson/schema.h>
+
+#include <boost/dll/shared_library.hpp>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "json_util.h"
+#include "manifest.h"
+
+namespace lakehost {
+
+std::string sha256_hex(std::string_view bytes);
+
+// A library or instance that was refused. The message names the manifest/library file.
+class LoadError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct LoaderOptions {
+  std::vector<std::filesystem::path> plugin_dirs;  // libraries are loaded only from here
+  // Private folder where a content-addressed copy of each library is loaded from, so that a
+  // rebuilt library at the same path becomes a new library (dlopen dedups by path).
+  std::filesystem::path runtime_dir;
+  std::filesystem::path data_dir;  // handed to plugins (lh_host_api::data_dir)
+};
+
+// A loaded library. Instances hold a shared_ptr to it: it is unmapped only after the last
+// instance made from it is destroyed.
+class PluginLibrary {
+ public:
+  PluginLibrary(boost::dll::shared_library lib, const lh_plugin_descriptor* d,
+                std::filesystem::path path, std::string sha256)
+      : lib_(std::move(lib)), descriptor_(d), path_(std::move(path)), sha256_(std::move(sha256)) {}
+  const lh_plugin_descriptor& descriptor() const { return *descriptor_; }
+  const std::filesystem::path& path() const { return path_; }  // the operator's path
+  const std::string& sha256() const { return sha256_; }
+  std::string abi() const;  // "major.minor" the plugin was built with
+  // The plugin's config schema, parsed once.
+  const json::Schema& config_schema() const { return *schema_; }
+
+ private:
+  friend class PluginLoader;
+  std::unique_ptr<json::Schema> schema_;
+  boost::dll::shared_library lib_;
+  const lh_plugin_descriptor* descriptor_;
+  std::filesystem::path path_;
+  std::string sha256_;
+};
+
+// One created plugin instance. Destroying it calls the plugin's destroy() (off the request
+// path: see Reaper) and then releases the library.
+class PluginInstance {
+ public:
+  PluginInstance(std::shared_ptr<PluginLibrary> lib, Manifest manifest,
+                 std::string data_dir);
+  ~PluginInstance();
+  PluginInstance(const PluginInstance&) = delete;
+  PluginInstance& operator=(const PluginInstance&) = delete;
+
+  // Calls create(); throws LoadError on failure.
+  void create();
+
+  const Manifest& manifest() const { return manifest_; }
+  const std::string& id() const { return manifest_.id; }
+  lh_plugin_kind kind() const { return manifest_.kind; }
+  const PluginLibrary& library() const { return *lib_; }
+  void* self() const { return self_; }
+  uint64_t serial() const { return serial_; }  // unique per created instance in this process
+  template <typename Table>
+  const Table& table() const {
+    return *static_cast<const Table*>(lib_->descriptor().table);
+  }
+  // Serialises calls for plugins that are not LH_FLAG_THREAD_SAFE; free for those that are.
+  std::unique_lock<std::mutex> call_guard() const;
+  // Identity of what was loaded: equal keys mean an instance can be reused across reloads.
+  std::string reuse_key() const;
+  // Optional health check; returns an error message or "".
+  std::string health() const;
+
+ private:
+  std::shared_ptr<PluginLibrary> lib_;
+  Manifest manifest_;
+  std::string data_dir_;
+  lh_host_api host_api_{};
+  void* self_ = nullptr;
+  uint64_t serial_;
+  mutable std::mutex call_mutex_;
+};
+
+class PluginLoader {
+ public:
+  explicit PluginLoader(LoaderOptions options);
+
+  // Resolves, checks and loads the library a manifest names, then checks its descriptor and
+  // its config. Libraries with identical content are shared.
+  std::shared_ptr<PluginLibrary> load(const Manifest& m);
+
+  // load() + create(). Throws LoadError.
+  std::shared_ptr<PluginInstance> instantiate(const Manifest& m);
+
+  const LoaderOptions& options() const { return options_; }
+
+ private:
+  std::filesystem::path resolve(const Manifest& m) const;
+  LoaderOptions options_;
+  std::mutex mutex_;
+  std::map<std::string, std::weak_ptr<PluginLibrary>> by_sha_;  // sha256 -> loaded library
+};
+
+// Destroys plugin instances on a background thread so that no request thread runs a plugin's
+// destroy(), and so that a destroy() that hangs cannot block a reload: after a timeout the
+// instance (and its library) is leaked with a log line.
+class Reaper {
+ public:
+  static Reaper& instance();
+  void submit(std::function<void()> job);
+  void drain();  // waits for queued destroys (used at shutdown and in tests)
+  ~Reaper();
+
+ private:
+  Reaper();
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace lakehost

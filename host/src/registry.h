@@ -1,0 +1,103 @@
+// The plugin registry. A Generation is one complete, immutable set of plugin instances plus
+// the collections' indexes built on them. A reload builds the next generation beside the
+// current one and publishes it with one atomic pointer swap; a request holds the generation it
+// started with (shared_ptr) until it ends, so it never sees half of a reload.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "collection_index.h"
+#include "manifest.h"
+#include "plugin_calls.h"
+#include "plugin_loader.h"
+
+namespace lakehost {
+
+class Generation {
+ public:
+  uint64_t number() const { return number_; }
+  const std::vector<InstancePtr>& plugins() const { return plugins_; }
+  // The instance with this manifest id, of this kind; nullptr if absent.
+  InstancePtr find(const std::string& id, lh_plugin_kind kind) const;
+  // The default instance of a kind; nullptr if none is enabled.
+  InstancePtr default_of(lh_plugin_kind kind) const;
+  // Like find/default_of, but throws 404 (unknown id) or 503 (no plugin of that kind).
+  InstancePtr require(lh_plugin_kind kind, const std::string* id) const;
+  Storage storage() const;  // 503 when no storage backend is enabled
+
+  std::shared_ptr<CollectionIndex> collection(const std::string& name) const;  // null if absent
+  std::vector<std::shared_ptr<CollectionIndex>> collections() const;
+  void put_collection(std::shared_ptr<CollectionIndex> c);
+  void drop_collection(const std::string& name);
+
+ private:
+  friend class Registry;
+  uint64_t number_ = 0;
+  std::vector<InstancePtr> plugins_;
+  std::map<std::string, InstancePtr> by_id_;
+  std::map<lh_plugin_kind, InstancePtr> defaults_;
+  mutable std::mutex collections_mu_;
+  std::map<std::string, std::shared_ptr<CollectionIndex>> collections_;
+};
+
+using GenerationPtr = std::shared_ptr<Generation>;
+
+struct ReloadOutcome {
+  bool ok = false;
+  uint64_t generation = 0;
+  std::string error;  // why it failed (ok == false)
+};
+
+class Registry {
+ public:
+  Registry(PluginLoader& loader, std::filesystem::path manifests_dir);
+
+  // The generation to serve a request with. Lock-free for readers.
+  GenerationPtr current() const { return current_.load(); }
+
+  // Loads the manifests and builds a new generation; publishes it only if everything loaded,
+  // validated and initialised. Serialised: concurrent calls run one after the other.
+  ReloadOutcome reload(const std::string& trigger);
+
+  // Writers (document and collection changes) hold this shared; a reload holds it exclusively
+  // only for its final catch-up and swap, so a write is never lost between two generations.
+  std::shared_mutex& write_gate() { return write_gate_; }
+  void note_write() { writes_.fetch_add(1, std::memory_order_relaxed); }
+
+  uint64_t reloads_ok() const { return reloads_ok_; }
+  uint64_t reloads_failed() const { return reloads_failed_; }
+  const std::string& last_error() const { return last_error_; }
+
+  // Builds the index of one stored collection on a generation's plugins; re-embeds the stored
+  // text if the stored vectors were made by another embedder. Returns the vectors to write
+  // back (empty when the stored ones were reused). storage == nullptr: a new, empty collection.
+  static std::shared_ptr<CollectionIndex> build_collection(
+      const Generation& gen, Storage* storage, const std::string& name,
+      const CollectionSettings& stored, std::vector<DocumentRecord>* write_back);
+
+  // Fingerprint of an embedder instance: changes when its library or config changes.
+  static std::string fingerprint(const PluginInstance& embedder);
+
+ private:
+  void attach_collections(Generation& next, const Generation* prev,
+                          std::vector<std::pair<std::string, std::vector<DocumentRecord>>>& wb);
+
+  PluginLoader& loader_;
+  std::filesystem::path manifests_dir_;
+  std::atomic<GenerationPtr> current_;
+  std::mutex reload_mu_;
+  std::shared_mutex write_gate_;
+  std::atomic<uint64_t> writes_{0};
+  std::atomic<uint64_t> reloads_ok_{0}, reloads_failed_{0};
+  std::string last_error_;
+  uint64_t next_number_ = 1;
+};
+
+}  // namespace lakehost

@@ -1,0 +1,405 @@
+// lakehost C++ plugin helper — write a plugin as a class; this header turns it into the C ABI of
+// plugin_api.h. Everything here is compiled INTO the plugin: no C++ type crosses the boundary.
+//
+//   class MyEmbedder final : public lakehost::EmbedProvider {
+//    public:
+//     MyEmbedder(const lakehost::Host& host, std::string_view config_json);
+//     uint32_t dimension() const override;
+//     void embed(std::span<const std::string_view> texts, float* out) override;
+//   };
+//   LAKEHOST_PLUGIN(MyEmbedder, "embed-mine", "1.0.0", "what it does", kConfigSchema,
+//                   LH_FLAG_THREAD_SAFE)
+//
+// Every entry point is wrapped in a catch-all: a thrown lakehost::Error becomes its status, any
+// other exception becomes LH_ERR_INTERNAL with its what(), and nothing reaches the host.
+#pragma once
+
+#include <lakehost/plugin_api.h>
+
+#include <boost/dll/alias.hpp>
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace lakehost {
+
+// Throw this to return a specific status with a message.
+class Error : public std::runtime_error {
+ public:
+  Error(lh_status status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
+  lh_status status() const noexcept { return status_; }
+
+ private:
+  lh_status status_;
+};
+
+inline std::string_view view(lh_str s) noexcept { return {s.data ? s.data : "", s.size}; }
+inline lh_str str(std::string_view s) noexcept { return {s.data(), s.size()}; }
+
+// The host services an instance was created with (logging, data directory, its manifest id).
+class Host {
+ public:
+  explicit Host(const lh_host_api* api) : api_(api) {}
+  void log(lh_log_level level, std::string_view message) const {
+    if (api_ && api_->log) api_->log(api_->ctx, level, str(message));
+  }
+  void info(std::string_view m) const { log(LH_LOG_INFO, m); }
+  void warn(std::string_view m) const { log(LH_LOG_WARN, m); }
+  std::string data_dir() const { return api_ && api_->data_dir ? api_->data_dir : "."; }
+  std::string instance_id() const {
+    return api_ && api_->instance_id ? api_->instance_id : "";
+  }
+
+ private:
+  const lh_host_api* api_;
+};
+
+// ---- one abstract base per plugin kind ------------------------------------------------------
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  // Throw to report the instance unhealthy; the message reaches GET /health.
+  virtual void health() {}
+};
+
+class EmbedProvider : public Plugin {
+ public:
+  static constexpr lh_plugin_kind kKind = LH_KIND_EMBED_PROVIDER;
+  virtual uint32_t dimension() const = 0;
+  // Write texts.size() unit vectors of dimension() floats to `out` (host-owned).
+  virtual void embed(std::span<const std::string_view> texts, float* out) = 0;
+};
+
+class VectorBackend : public Plugin {
+ public:
+  static constexpr lh_plugin_kind kKind = LH_KIND_VECTOR_BACKEND;
+  class Index {
+   public:
+    virtual ~Index() = default;
+    virtual void add(std::span<const int64_t> labels, const float* vectors) = 0;
+    virtual void remove(std::span<const int64_t> labels) = 0;
+    // Fill up to k entries of labels/distances (ascending cosine distance); return how many.
+    virtual size_t search(const float* query, size_t k, int64_t* labels, float* distances) = 0;
+    virtual size_t size() const = 0;
+  };
+  virtual Index* create_index(uint32_t dimension) = 0;  // caller owns (delete)
+};
+
+class RetrievalScorer : public Plugin {
+ public:
+  static constexpr lh_plugin_kind kKind = LH_KIND_RETRIEVAL_SCORER;
+  struct Result {
+    std::string id;
+    float distance;
+    uint32_t flags;
+  };
+  virtual uint32_t overfetch() const { return 1; }
+  virtual std::vector<Result> score(const lh_score_request& request) = 0;
+};
+
+class ChatProvider : public Plugin {
+ public:
+  static constexpr lh_plugin_kind kKind = LH_KIND_CHAT_PROVIDER;
+  using DeltaSink = void (*)(void*, lh_str);
+  // Emit the reply through emit(text) one or more times; fill usage.
+  virtual void chat(const lh_chat_request& request, DeltaSink on_delta, void* sink_ctx,
+                    lh_chat_usage& usage) = 0;
+};
+
+class StorageBackend : public Plugin {
+ public:
+  static constexpr lh_plugin_kind kKind = LH_KIND_STORAGE_BACKEND;
+  virtual bool collection_put(std::string_view name, std::string_view settings_json) = 0;
+  virtual void collection_get(std::string_view name, lh_collection_sink sink, void* ctx) = 0;
+  virtual void collection_list(lh_collection_sink sink, void* ctx) = 0;
+  virtual void collection_delete(std::string_view name) = 0;
+  virtual void documents_upsert(std::string_view collection,
+                                std::span<const lh_document> documents) = 0;
+  virtual void document_get(std::string_view collection, std::string_view id,
+                            lh_document_sink sink, void* ctx) = 0;
+  virtual void document_delete(std::string_view collection, std::string_view id) = 0;
+  virtual void documents_scan(std::string_view collection, lh_document_sink sink,
+                              void* ctx) = 0;
+  virtual uint64_t document_count(std::string_view collection) = 0;
+  virtual void kv_put(std::string_view key, std::string_view value) = 0;
+  virtual void kv_get(std::string_view key, lh_bytes_sink sink, void* ctx) = 0;
+  virtual void kv_delete(std::string_view key) = 0;
+  virtual void kv_list(std::string_view prefix, lh_kv_sink sink, void* ctx) = 0;
+};
+
+// ---- adapters: C entry points that call the class and never let an exception escape --------
+
+namespace detail {
+
+inline void set_error(lh_error* err, std::string_view message) noexcept {
+  if (!err) return;
+  size_t n = message.size() < LH_ERROR_MESSAGE_MAX - 1 ? message.size() : LH_ERROR_MESSAGE_MAX - 1;
+  std::memcpy(err->message, message.data(), n);
+  err->message[n] = '\0';
+}
+
+// Runs fn(); maps exceptions to a status and message.
+template <typename Fn>
+lh_status guarded(lh_error* err, Fn&& fn) noexcept {
+  try {
+    fn();
+    return LH_OK;
+  } catch (const Error& e) {
+    set_error(err, e.what());
+    return e.status();
+  } catch (const std::bad_alloc&) {
+    set_error(err, "out of memory");
+    return LH_ERR_INTERNAL;
+  } catch (const std::exception& e) {
+    set_error(err, e.what());
+    return LH_ERR_INTERNAL;
+  } catch (...) {
+    set_error(err, "unknown exception");
+    return LH_ERR_INTERNAL;
+  }
+}
+
+template <typename T>
+T* self(void* p) noexcept {
+  return static_cast<T*>(p);
+}
+
+template <typename T>
+lh_status create(const lh_host_api* host, lh_str config, void** out, lh_error* err) noexcept {
+  return guarded(err, [&] { *out = static_cast<Plugin*>(new T(Host(host), view(config))); });
+}
+
+template <typename T>
+void destroy(void* p) noexcept {
+  try {
+    delete static_cast<Plugin*>(p);
+  } catch (...) {
+  }
+}
+
+inline lh_status health(void* p, lh_error* err) noexcept {
+  return guarded(err, [&] { static_cast<Plugin*>(p)->health(); });
+}
+
+inline std::vector<std::string_view> views(const lh_str* s, size_t n) {
+  std::vector<std::string_view> v;
+  v.reserve(n);
+  for (size_t i = 0; i < n; ++i) v.push_back(view(s[i]));
+  return v;
+}
+
+template <typename T>
+struct Table;
+
+template <typename T>
+  requires std::is_base_of_v<EmbedProvider, T>
+struct Table<T> {
+  static EmbedProvider* as(void* p) { return static_cast<EmbedProvider*>(static_cast<Plugin*>(p)); }
+  static const void* get() {
+    static const lh_embed_provider_v1 table = {
+        sizeof(lh_embed_provider_v1),
+        [](void* p) noexcept -> uint32_t {
+          try {
+            return as(p)->dimension();
+          } catch (...) {
+            return 0;
+          }
+        },
+        [](void* p, const lh_str* texts, size_t n, float* out, lh_error* err) noexcept {
+          return guarded(err, [&] {
+            auto v = views(texts, n);
+            as(p)->embed(v, out);
+          });
+        }};
+    return &table;
+  }
+};
+
+template <typename T>
+  requires std::is_base_of_v<VectorBackend, T>
+struct Table<T> {
+  using Index = VectorBackend::Index;
+  static VectorBackend* as(void* p) { return static_cast<VectorBackend*>(static_cast<Plugin*>(p)); }
+  static Index* idx(void* i) { return static_cast<Index*>(i); }
+  static const void* get() {
+    static const lh_vector_backend_v1 table = {
+        sizeof(lh_vector_backend_v1),
+        [](void* p, uint32_t dim, void** out, lh_error* err) noexcept {
+          return guarded(err, [&] { *out = as(p)->create_index(dim); });
+        },
+        [](void*, void* i) noexcept {
+          try {
+            delete idx(i);
+          } catch (...) {
+          }
+        },
+        [](void*, void* i, const int64_t* labels, const float* vectors, size_t n,
+           lh_error* err) noexcept {
+          return guarded(err, [&] { idx(i)->add({labels, n}, vectors); });
+        },
+        [](void*, void* i, const int64_t* labels, size_t n, lh_error* err) noexcept {
+          return guarded(err, [&] { idx(i)->remove({labels, n}); });
+        },
+        [](void*, void* i, const float* q, size_t k, int64_t* labels, float* distances,
+           size_t* out_n, lh_error* err) noexcept {
+          return guarded(err, [&] { *out_n = idx(i)->search(q, k, labels, distances); });
+        },
+        [](void*, void* i) noexcept -> size_t {
+          try {
+            return idx(i)->size();
+          } catch (...) {
+            return 0;
+          }
+        }};
+    return &table;
+  }
+};
+
+template <typename T>
+  requires std::is_base_of_v<RetrievalScorer, T>
+struct Table<T> {
+  static RetrievalScorer* as(void* p) {
+    return static_cast<RetrievalScorer*>(static_cast<Plugin*>(p));
+  }
+  static const void* get() {
+    static const lh_retrieval_scorer_v1 table = {
+        sizeof(lh_retrieval_scorer_v1),
+        [](void* p) noexcept -> uint32_t {
+          try {
+            return as(p)->overfetch();
+          } catch (...) {
+            return 1;
+          }
+        },
+        [](void* p, const lh_score_request* req, lh_score_sink sink, void* ctx,
+           lh_error* err) noexcept {
+          return guarded(err, [&] {
+            for (const auto& r : as(p)->score(*req)) sink(ctx, str(r.id), r.distance, r.flags);
+          });
+        }};
+    return &table;
+  }
+};
+
+template <typename T>
+  requires std::is_base_of_v<ChatProvider, T>
+struct Table<T> {
+  static ChatProvider* as(void* p) { return static_cast<ChatProvider*>(static_cast<Plugin*>(p)); }
+  static const void* get() {
+    static const lh_chat_provider_v1 table = {
+        sizeof(lh_chat_provider_v1),
+        [](void* p, const lh_chat_request* req, void (*on_delta)(void*, lh_str), void* ctx,
+           lh_chat_usage* usage, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->chat(*req, on_delta, ctx, *usage); });
+        }};
+    return &table;
+  }
+};
+
+template <typename T>
+  requires std::is_base_of_v<StorageBackend, T>
+struct Table<T> {
+  static StorageBackend* as(void* p) {
+    return static_cast<StorageBackend*>(static_cast<Plugin*>(p));
+  }
+  static const void* get() {
+    static const lh_storage_backend_v1 table = {
+        sizeof(lh_storage_backend_v1),
+        [](void* p, lh_str name, lh_str settings, int* created, lh_error* err) noexcept {
+          return guarded(err, [&] {
+            bool c = as(p)->collection_put(view(name), view(settings));
+            if (created) *created = c ? 1 : 0;
+          });
+        },
+        [](void* p, lh_str name, lh_collection_sink sink, void* ctx, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->collection_get(view(name), sink, ctx); });
+        },
+        [](void* p, lh_collection_sink sink, void* ctx, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->collection_list(sink, ctx); });
+        },
+        [](void* p, lh_str name, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->collection_delete(view(name)); });
+        },
+        [](void* p, lh_str coll, const lh_document* docs, size_t n, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->documents_upsert(view(coll), {docs, n}); });
+        },
+        [](void* p, lh_str coll, lh_str id, lh_document_sink sink, void* ctx,
+           lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->document_get(view(coll), view(id), sink, ctx); });
+        },
+        [](void* p, lh_str coll, lh_str id, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->document_delete(view(coll), view(id)); });
+        },
+        [](void* p, lh_str coll, lh_document_sink sink, void* ctx, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->documents_scan(view(coll), sink, ctx); });
+        },
+        [](void* p, lh_str coll, uint64_t* out, lh_error* err) noexcept {
+          return guarded(err, [&] { *out = as(p)->document_count(view(coll)); });
+        },
+        [](void* p, lh_str key, lh_str value, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->kv_put(view(key), view(value)); });
+        },
+        [](void* p, lh_str key, lh_bytes_sink sink, void* ctx, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->kv_get(view(key), sink, ctx); });
+        },
+        [](void* p, lh_str key, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->kv_delete(view(key)); });
+        },
+        [](void* p, lh_str prefix, lh_kv_sink sink, void* ctx, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->kv_list(view(prefix), sink, ctx); });
+        }};
+    return &table;
+  }
+};
+
+#define LAKEHOST_STRINGIFY2(x) #x
+#define LAKEHOST_STRINGIFY(x) LAKEHOST_STRINGIFY2(x)
+
+// Compiler and C++ runtime, recorded in the descriptor for diagnostics.
+inline constexpr const char* kBuildInfo =
+#if defined(__clang__)
+    "clang " __clang_version__
+#elif defined(__GNUC__)
+    "gcc " LAKEHOST_STRINGIFY(__GNUC__) "." LAKEHOST_STRINGIFY(__GNUC_MINOR__)
+#else
+    "unknown compiler"
+#endif
+#if defined(_GLIBCXX_RELEASE)
+    ", libstdc++ " LAKEHOST_STRINGIFY(_GLIBCXX_RELEASE)
+#elif defined(_LIBCPP_VERSION)
+    ", libc++ " LAKEHOST_STRINGIFY(_LIBCPP_VERSION)
+#endif
+    ;
+
+template <typename T>
+const lh_plugin_descriptor* make_descriptor(const char* name, const char* version,
+                                            const char* description, const char* schema,
+                                            uint32_t flags) {
+  static const lh_plugin_descriptor d = {
+      sizeof(lh_plugin_descriptor), LH_ABI_MAJOR, LH_ABI_MINOR, T::kKind, flags, name, version,
+      description, schema, kBuildInfo, &create<T>, &destroy<T>, &health, Table<T>::get()};
+  return &d;
+}
+
+}  // namespace detail
+}  // namespace lakehost
+
+// Defines the plugin's entry point for class CLASS and exports it as LH_PLUGIN_ENTRY_SYMBOL.
+// Use once per plugin library, at namespace scope.
+#define LAKEHOST_PLUGIN(CLASS, NAME, VERSION, DESCRIPTION, CONFIG_SCHEMA, FLAGS)               \
+  namespace lakehost_entry {                                                                   \
+  const lh_plugin_descriptor* lakehost_descriptor() {                                          \
+    return ::lakehost::detail::make_descriptor<CLASS>(NAME, VERSION, DESCRIPTION,              \
+                                                      CONFIG_SCHEMA, FLAGS);                   \
+  }                                                                                            \
+  BOOST_DLL_ALIAS(lakehost_entry::lakehost_descriptor, lakehost_plugin)                        \
+  }

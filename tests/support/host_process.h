@@ -1,0 +1,48 @@
+// Runs a real `lakehost serve` on an ephemeral loopback port for end-to-end tests.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lakehost::test {
+
+struct HostOptions {
+  std::string manifests_dir;  // default: a fresh copy of the repository's manifests/
+  std::string data_dir;       // default: a fresh temporary directory
+  std::vector<std::string> plugin_dirs;  // default: the build's plugin directory
+  std::vector<std::string> extra_args;
+  bool demo = false;  // load data/demo/workers.jsonl
+  bool watch = false;
+};
+
+class HostProcess {
+ public:
+  explicit HostProcess(HostOptions options = {});
+  ~HostProcess();  // SIGTERM, then wait
+  HostProcess(const HostProcess&) = delete;
+  HostProcess& operator=(const HostProcess&) = delete;
+
+  int port() const { return port_; }
+  std::string url(const std::string& path = "") const;
+  const HostOptions& options() const { return options_; }
+  void stop();     // SIGTERM and wait; returns when the process has exited
+  void kill9();    // SIGKILL and wait
+  void start();    // (re)start with the same directories
+  bool running() const { return pid_ > 0; }
+  std::string log() const;  // what the host wrote to stdout/stderr
+
+ private:
+  HostOptions options_;
+  std::string log_path_;
+  int pid_ = -1;
+  int port_ = 0;
+};
+
+// Copies the repository's default manifests into a fresh directory and returns it.
+std::string copy_default_manifests();
+// Writes `text` to `path` (creating or replacing it atomically).
+void write_file(const std::string& path, const std::string& text);
+std::string read_file(const std::string& path);
+
+}  // namespace lakehost::test

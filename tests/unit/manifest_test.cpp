@@ -1,0 +1,134 @@
+// Manifest parsing and validation: every error names the file and the JSON pointer.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "host_process.h"
+#include "manifest.h"
+#include "plugin_fixture.h"
+
+using namespace lakehost;
+using lakehost::test::temp_dir;
+using lakehost::test::write_file;
+
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_manifest(text, "/etc/lakehost/m.json");
+  } catch (const ManifestError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Manifest, ParsesAllFields) {
+  auto m = parse_manifest(R"({"id": "e1", "kind": "embed_provider", "library": "embed-hash.so",
+      "enabled": false, "default": true, "sha256": ")" + std::string(64, 'a') + R"(",
+      "config": {"b": 1, "a": [1, 2]}})",
+                          "m.json");
+  EXPECT_EQ(m.id, "e1");
+  EXPECT_EQ(m.kind, LH_KIND_EMBED_PROVIDER);
+  EXPECT_EQ(m.library, "embed-hash.so");
+  EXPECT_FALSE(m.enabled);
+  EXPECT_TRUE(m.is_default);
+  EXPECT_EQ(*m.sha256, std::string(64, 'a'));
+  EXPECT_EQ(m.config_json, R"({"a":[1,2],"b":1})");  // canonical: keys sorted
+}
+
+TEST(Manifest, DefaultsWhenOptionalFieldsAreAbsent) {
+  auto m = parse_manifest(R"({"id": "s", "kind": "storage_backend", "library": "x.so"})", "m");
+  EXPECT_TRUE(m.enabled);
+  EXPECT_FALSE(m.is_default);
+  EXPECT_FALSE(m.sha256);
+  EXPECT_EQ(m.config_json, "{}");
+}
+
+TEST(Manifest, MalformedJsonNamesFileAndOffset) {
+  auto e = error_of(R"({"id": "x",)");
+  EXPECT_NE(e.find("/etc/lakehost/m.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("invalid JSON"), std::string::npos) << e;
+  EXPECT_NE(e.find("at byte"), std::string::npos) << e;
+}
+
+TEST(Manifest, MissingMemberNamesItsPointer) {
+  auto e = error_of(R"({"id": "x", "kind": "embed_provider"})");
+  EXPECT_NE(e.find("/etc/lakehost/m.json: /library"), std::string::npos) << e;
+  EXPECT_NE(e.find("required"), std::string::npos) << e;
+}
+
+TEST(Manifest, WrongTypeNamesItsPointer) {
+  auto e = error_of(R"({"id": "x", "kind": "embed_provider", "library": "a.so", "enabled": "yes"})");
+  EXPECT_NE(e.find("/enabled"), std::string::npos) << e;
+  EXPECT_NE(e.find("type"), std::string::npos) << e;
+}
+
+TEST(Manifest, UnknownKindIsRefused) {
+  auto e = error_of(R"({"id": "x", "kind": "reranker", "library": "a.so"})");
+  EXPECT_NE(e.find("/kind"), std::string::npos) << e;
+  EXPECT_NE(e.find("enum"), std::string::npos) << e;
+}
+
+TEST(Manifest, UnknownMemberNamesIt) {
+  auto e = error_of(R"({"id": "x", "kind": "embed_provider", "library": "a.so", "confg": {}})");
+  EXPECT_NE(e.find("/confg"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown member"), std::string::npos) << e;
+}
+
+TEST(Manifest, BadIdAndShaAreRefused) {
+  EXPECT_NE(error_of(R"({"id": "has space", "kind": "embed_provider", "library": "a.so"})")
+                .find("/id"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"id": "x", "kind": "embed_provider", "library": "a.so",
+                        "sha256": "ABC"})")
+                .find("/sha256"),
+            std::string::npos);
+}
+
+TEST(Manifest, ConfigMustBeAnObject) {
+  auto e = error_of(R"({"id": "x", "kind": "embed_provider", "library": "a.so", "config": [1]})");
+  EXPECT_NE(e.find("/config"), std::string::npos) << e;
+}
+
+TEST(ManifestDirectory, DuplicateIdNamesBothFiles) {
+  auto dir = temp_dir();
+  write_file(dir + "/a.json", R"({"id": "same", "kind": "embed_provider", "library": "a.so"})");
+  write_file(dir + "/b.json", R"({"id": "same", "kind": "vector_backend", "library": "b.so"})");
+  try {
+    load_manifests(dir);
+    FAIL() << "duplicate id accepted";
+  } catch (const ManifestError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("b.json"), std::string::npos) << m;
+    EXPECT_NE(m.find("a.json"), std::string::npos) << m;
+    EXPECT_NE(m.find("/id"), std::string::npos) << m;
+  }
+}
+
+TEST(ManifestDirectory, TwoDefaultsOfOneKindAreRefused) {
+  auto dir = temp_dir();
+  write_file(dir + "/a.json",
+             R"({"id": "a", "kind": "embed_provider", "library": "a.so", "default": true})");
+  write_file(dir + "/b.json",
+             R"({"id": "b", "kind": "embed_provider", "library": "b.so", "default": true})");
+  EXPECT_THROW(load_manifests(dir), ManifestError);
+}
+
+TEST(ManifestDirectory, OnlyJsonFilesInSortedOrder) {
+  auto dir = temp_dir();
+  write_file(dir + "/b.json", R"({"id": "b", "kind": "embed_provider", "library": "b.so"})");
+  write_file(dir + "/a.json", R"({"id": "a", "kind": "vector_backend", "library": "a.so"})");
+  write_file(dir + "/notes.txt", "not a manifest");
+  std::filesystem::create_directory(dir + "/examples");
+  write_file(dir + "/examples/c.json", "{broken");
+  auto ms = load_manifests(dir);
+  ASSERT_EQ(ms.size(), 2u);
+  EXPECT_EQ(ms[0].id, "a");
+  EXPECT_EQ(ms[1].id, "b");
+}
+
+TEST(ManifestDirectory, MissingDirectoryIsAClearError) {
+  EXPECT_THROW(load_manifests("/nonexistent/lakehost/manifests"), ManifestError);
+}
