@@ -10,12 +10,12 @@
 // The instance holds only its immutable config, so it declares LH_FLAG_THREAD_SAFE and the host
 // may call embed() from many threads at once.
 #include <rapidjson/document.h>
+#include <lakehost/plugin.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <lakehost/plugin.hpp>
 #include <span>
 #include <string>
 #include <string_view>

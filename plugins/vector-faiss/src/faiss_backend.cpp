@@ -17,6 +17,8 @@
 // from the live vectors, read back from the index's own storage (so we keep no second copy).
 //
 // Threading: see SingleThreadedOmp.
+#include <lakehost/plugin.hpp>
+
 #include <dlfcn.h>
 #include <faiss/Index.h>
 #include <faiss/IndexFlatCodes.h>
@@ -30,7 +32,6 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
-#include <lakehost/plugin.hpp>
 #include <memory>
 #include <span>
 #include <string>

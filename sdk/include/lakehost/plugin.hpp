@@ -3,7 +3,7 @@
 //
 //   class MyEmbedder final : public lakehost::EmbedProvider {
 //    public:
-//     MyEmbedder(const lakehost::Host& host, std::string_view config_json);
+//     MyEmbedder(lakehost::Host host, std::string_view config_json);  // copy what you keep
 //     uint32_t dimension() const override;
 //     void embed(std::span<const std::string_view> texts, float* out) override;
 //   };
@@ -41,10 +41,15 @@ class Error : public std::runtime_error {
   lh_status status_;
 };
 
-inline std::string_view view(lh_str s) noexcept { return {s.data ? s.data : "", s.size}; }
+// A NULL pointer is an empty string whatever the size says (never read past "").
+inline std::string_view view(lh_str s) noexcept {
+  return s.data ? std::string_view(s.data, s.size) : std::string_view();
+}
 inline lh_str str(std::string_view s) noexcept { return {s.data(), s.size()}; }
 
 // The host services an instance was created with (logging, data directory, its manifest id).
+// A cheap handle, valid for the instance's whole life: constructors receive a temporary, so
+// keep a copy (not a reference).
 class Host {
  public:
   explicit Host(const lh_host_api* api) : api_(api) {}
@@ -110,7 +115,7 @@ class ChatProvider : public Plugin {
  public:
   static constexpr lh_plugin_kind kKind = LH_KIND_CHAT_PROVIDER;
   using DeltaSink = void (*)(void*, lh_str);
-  // Emit the reply through emit(text) one or more times; fill usage.
+  // Emit the reply through on_delta(sink_ctx, text) one or more times; fill usage.
   virtual void chat(const lh_chat_request& request, DeltaSink on_delta, void* sink_ctx,
                     lh_chat_usage& usage) = 0;
 };

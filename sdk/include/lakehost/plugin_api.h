@@ -197,7 +197,7 @@ typedef struct lh_retrieval_scorer_v1 {
   /* How many candidates to fetch per requested result (>= 1). The host fetches
    * k * overfetch candidates from the vector backend. */
   uint32_t (*overfetch)(void* self);
-  /* Scores one request. May be called concurrently. */
+  /* Scores one request. Called concurrently only if the plugin declares LH_FLAG_THREAD_SAFE. */
   lh_status (*score)(void* self, const lh_score_request* request, lh_score_sink sink,
                      void* sink_ctx, lh_error* err);
 } lh_retrieval_scorer_v1;
@@ -240,7 +240,10 @@ typedef struct lh_chat_provider_v1 {
  * Durable state: collections (name + host-defined JSON settings), documents (id, text, JSON
  * metadata and an optional vector the host derived from the text) and key/value bytes.
  * Durability contract: when a write call returns LH_OK, the write survives a crash (kill -9).
- * documents_upsert is all-or-nothing. All calls may be made concurrently from many threads.
+ * documents_upsert is all-or-nothing. Every call that names a collection returns
+ * LH_ERR_NOT_FOUND when that collection does not exist (scan and count included).
+ * All calls may be made concurrently from many threads (the plugin declares LH_FLAG_THREAD_SAFE;
+ * without it the host serialises them).
  * ------------------------------------------------------------------------------------------- */
 typedef struct lh_document {
   lh_str id;
