@@ -6,7 +6,6 @@
 #include <cmath>
 #include <fstream>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <unordered_map>
 
@@ -62,8 +61,11 @@ size_t opt_k(const Value& obj, size_t def) {
 }
 
 void validate_collection_name(const std::string& name) {
-  static const std::regex re("[A-Za-z0-9_-]{1,64}");
-  if (!std::regex_match(name, re))
+  const bool ok = !name.empty() && name.size() <= 64 &&
+                  std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                    return std::isalnum(c) || c == '_' || c == '-';
+                  });
+  if (!ok)
     throw ApiError(422, "invalid_name",
                    "collection name \"" + name + "\" must match [A-Za-z0-9_-]{1,64}");
 }
@@ -77,7 +79,8 @@ std::vector<float> client_vector(const Value& v, uint32_t dimension) {
   for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
     if (!v[i].IsNumber()) throw bad_request("/vector/" + std::to_string(i) + " must be a number");
     double x = v[i].GetDouble();
-    if (!std::isfinite(x)) throw unprocessable("/vector/" + std::to_string(i) + " is not finite");
+    if (!std::isfinite(static_cast<float>(x)))
+      throw unprocessable("/vector/" + std::to_string(i) + " is out of the float range");
     out.push_back(static_cast<float>(x));
     norm += x * x;
   }
@@ -133,6 +136,8 @@ void write_collection(json::Writer& w, const CollectionIndex& c) {
   json::put(w, c.embedder()->id());
   json::key(w, "vector_backend");
   json::put(w, c.vector_backend()->id());
+  json::key(w, "scorer");
+  c.settings().scorer ? json::put(w, *c.settings().scorer) : (void)w.Null();
   w.EndObject();
 }
 
@@ -157,8 +162,21 @@ uint64_t count_tokens(std::string_view s) {
 
 }  // namespace
 
-Api::Api(Registry& registry, Metrics& metrics) : registry_(registry), metrics_(metrics) {
+Api::Api(Registry& registry, Metrics& metrics, size_t embed_cache_entries)
+    : registry_(registry), metrics_(metrics), cache_(embed_cache_entries), playbooks_(cache_) {
   metrics_.add_collector([this](std::string& out) {
+    out += "# HELP lakehost_embed_cache_hits_total Query embeddings served from the cache.\n";
+    out += "# TYPE lakehost_embed_cache_hits_total counter\n";
+    out += "lakehost_embed_cache_hits_total " + std::to_string(cache_.hits()) + "\n";
+    out += "# HELP lakehost_embed_cache_misses_total Query embeddings computed by the embedder.\n";
+    out += "# TYPE lakehost_embed_cache_misses_total counter\n";
+    out += "lakehost_embed_cache_misses_total " + std::to_string(cache_.misses()) + "\n";
+    out += "# HELP lakehost_embed_cache_evictions_total Entries evicted from the embed cache.\n";
+    out += "# TYPE lakehost_embed_cache_evictions_total counter\n";
+    out += "lakehost_embed_cache_evictions_total " + std::to_string(cache_.evictions()) + "\n";
+    out += "# HELP lakehost_embed_cache_entries Entries in the embed cache.\n";
+    out += "# TYPE lakehost_embed_cache_entries gauge\n";
+    out += "lakehost_embed_cache_entries " + std::to_string(cache_.size()) + "\n";
     auto gen = registry_.current();
     out += "# HELP lakehost_generation The plugin generation being served.\n";
     out += "# TYPE lakehost_generation gauge\n";
@@ -203,6 +221,10 @@ void Api::install(HttpServer& s) {
   s.route("GET", "/v1/collections/{name}/documents/{id}", bind(&Api::get_document));
   s.route("DELETE", "/v1/collections/{name}/documents/{id}", bind(&Api::delete_document));
   s.route("POST", "/v1/collections/{name}/search", bind(&Api::search_collection));
+  s.route("POST", "/v1/matrix/search", bind(&Api::matrix_search));
+  s.route("POST", "/v1/matrix/playbooks/record", bind(&Api::record_playbook));
+  s.route("GET", "/v1/matrix/playbooks", bind(&Api::list_playbooks));
+  s.route("DELETE", "/v1/matrix/playbooks/{id}", bind(&Api::delete_playbook));
 }
 
 // ---- health, plugins, reload ------------------------------------------------------------------
@@ -258,9 +280,9 @@ HttpResponse Api::plugins(const HttpRequest&) {
 HttpResponse Api::reload(const HttpRequest&) {
   auto outcome = registry_.reload("api");
   if (!outcome.ok) {
-    throw ApiError(422, "reload_failed",
-                   outcome.error + " (generation " + std::to_string(outcome.generation) +
-                       " keeps serving)");
+    throw ApiError(
+        422, "reload_failed",
+        outcome.error + " (generation " + std::to_string(outcome.generation) + " keeps serving)");
   }
   return {200, plugins_json(*registry_.current()), "application/json"};
 }
@@ -286,7 +308,7 @@ HttpResponse Api::embed(const HttpRequest& req) {
     in.emplace_back(t.GetString(), t.GetStringLength());
   }
   const uint32_t dim = embed::dimension(*inst);
-  auto vectors = embed::run(*inst, in);
+  auto vectors = cache_.embed(*inst, in);
   rapidjson::StringBuffer buf;
   json::Writer w(buf);
   w.StartObject();
@@ -342,7 +364,7 @@ HttpResponse Api::embeddings(const HttpRequest& req) {
     throw bad_request("/input must be a string or an array of strings");
   }
   const uint32_t dim = embed::dimension(*inst);
-  auto vectors = embed::run(*inst, in);
+  auto vectors = cache_.embed(*inst, in);
   uint64_t tokens = 0;
   for (auto t : in) tokens += count_tokens(t);
   rapidjson::StringBuffer buf;
@@ -399,35 +421,47 @@ HttpResponse Api::put_collection(const HttpRequest& req) {
   auto body = parse_body(req, /*allow_empty=*/true);
   auto embedder_id = opt_string(body, "embedder");
   auto backend_id = opt_string(body, "vector_backend");
+  auto scorer_id = opt_string(body, "scorer");
 
   std::shared_lock gate(registry_.write_gate());
   auto gen = registry_.current();
   auto check = [&](const std::optional<std::string>& id, lh_plugin_kind kind, const char* field) {
     if (id && !gen->find(*id, kind))
       throw ApiError(422, "unknown_plugin",
-                     std::string("/") + field + ": no enabled " + kind_name(kind) +
-                         " with id \"" + *id + "\"");
+                     std::string("/") + field + ": no enabled " + kind_name(kind) + " with id \"" +
+                         *id + "\"");
     if (!id && !gen->default_of(kind))
       throw ApiError(503, std::string("no_") + kind_name(kind),
                      std::string("no ") + kind_name(kind) + " plugin is enabled");
   };
   check(embedder_id, LH_KIND_EMBED_PROVIDER, "embedder");
   check(backend_id, LH_KIND_VECTOR_BACKEND, "vector_backend");
+  if (scorer_id && !gen->find(*scorer_id, LH_KIND_RETRIEVAL_SCORER))
+    throw ApiError(422, "unknown_plugin",
+                   "/scorer: no enabled retrieval_scorer with id \"" + *scorer_id + "\"");
   auto storage = gen->storage();
 
   int status = 201;
   if (auto existing = gen->collection(name)) {
+    // Compare with what the collection really uses (a default resolves to an id).
     const auto& s = existing->settings();
-    if ((embedder_id && embedder_id != s.embedder) ||
-        (backend_id && backend_id != s.vector_backend))
+    auto scorer_now = [&] {
+      auto d = gen->default_of(LH_KIND_RETRIEVAL_SCORER);
+      return s.scorer ? *s.scorer : d ? d->id() : std::string();
+    };
+    if ((embedder_id && *embedder_id != existing->embedder()->id()) ||
+        (backend_id && *backend_id != existing->vector_backend()->id()) ||
+        (scorer_id && *scorer_id != scorer_now()))
       throw conflict("collection \"" + name + "\" exists with embedder \"" +
-                     existing->embedder()->id() + "\" and vector backend \"" +
-                     existing->vector_backend()->id() + "\"; delete it to change them");
+                     existing->embedder()->id() + "\", vector backend \"" +
+                     existing->vector_backend()->id() + "\" and scorer \"" +
+                     s.scorer.value_or("(default)") + "\"; delete it to change them");
     status = 200;
   } else {
     CollectionSettings settings;
     settings.embedder = embedder_id;
     settings.vector_backend = backend_id;
+    settings.scorer = scorer_id;
     // Build the (empty) index first so the stored settings carry the real fingerprint.
     auto coll = Registry::build_collection(*gen, nullptr, name, settings, nullptr);
     storage.collection_put(name, coll->settings().to_json());
@@ -454,7 +488,9 @@ HttpResponse Api::delete_collection(const HttpRequest& req) {
   std::shared_lock gate(registry_.write_gate());
   auto gen = registry_.current();
   require_collection(*gen, name);
-  gen->storage().collection_delete(name);
+  auto storage = gen->storage();
+  storage.collection_delete(name);
+  playbooks_.drop_collection(storage, name);
   gen->drop_collection(name);
   registry_.note_write();
   return {204, "", "application/json"};
@@ -546,8 +582,8 @@ HttpResponse Api::get_document(const HttpRequest& req) {
   require_collection(*gen, req.params[0]);
   auto doc = gen->storage().document_get(req.params[0], req.params[1]);
   if (!doc)
-    throw not_found("document_not_found", "no document \"" + req.params[1] +
-                                              "\" in collection \"" + req.params[0] + "\"");
+    throw not_found("document_not_found", "no document \"" + req.params[1] + "\" in collection \"" +
+                                              req.params[0] + "\"");
   rapidjson::StringBuffer buf;
   json::Writer w(buf);
   w.StartObject();
@@ -566,8 +602,8 @@ HttpResponse Api::delete_document(const HttpRequest& req) {
   auto gen = registry_.current();
   auto coll = require_collection(*gen, req.params[0]);
   if (!gen->storage().document_delete(req.params[0], req.params[1]))
-    throw not_found("document_not_found", "no document \"" + req.params[1] +
-                                              "\" in collection \"" + req.params[0] + "\"");
+    throw not_found("document_not_found", "no document \"" + req.params[1] + "\" in collection \"" +
+                                              req.params[0] + "\"");
   registry_.note_write();
   coll->remove(req.params[1]);
   return {204, "", "application/json"};
@@ -596,8 +632,12 @@ std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionInd
                                       const std::vector<float>& query_vector,
                                       const std::string& query_text, const std::string& role,
                                       size_t k, const rapidjson::Value* filter,
-                                      const std::string* scorer_id) const {
-  auto scorer = gen.require(LH_KIND_RETRIEVAL_SCORER, scorer_id);
+                                      const std::string* scorer_id) {
+  // The scorer: the request's, else the collection's, else the default.
+  const std::string* chosen = scorer_id                ? scorer_id
+                              : coll.settings().scorer ? &*coll.settings().scorer
+                                                       : nullptr;
+  auto scorer = gen.require(LH_KIND_RETRIEVAL_SCORER, chosen);
   const auto& table = scorer->table<lh_retrieval_scorer_v1>();
   uint32_t overfetch;
   {
@@ -608,6 +648,20 @@ std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionInd
   std::vector<lh_candidate> candidates;
   candidates.reserve(hits.size());
   for (const auto& h : hits) candidates.push_back({to_lh(h.id), h.distance});
+
+  // Role gate: only records made under this search's role reach the scorer.
+  std::vector<PlaybookMatch> matches;
+  if (!role.empty()) {
+    auto storage = gen.storage();
+    matches = playbooks_.for_role(storage, coll.name(), role, *coll.embedder());
+  }
+  std::vector<lh_feedback> feedback;
+  feedback.reserve(matches.size());
+  for (const auto& m : matches) {
+    if (m.query_vector->size() != query_vector.size()) continue;
+    feedback.push_back({to_lh(m.record->query), m.query_vector->data(), to_lh(m.record->role),
+                        to_lh(m.record->doc_id), m.record->score});
+  }
 
   ScoreContext ctx{&coll};
   lh_score_services services{sizeof(lh_score_services), &ctx, &document_vector, &document_text};
@@ -621,6 +675,8 @@ std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionInd
   request.k = static_cast<uint32_t>(k);
   request.candidates = candidates.data();
   request.n_candidates = candidates.size();
+  request.feedback = feedback.data();
+  request.n_feedback = feedback.size();
   request.services = &services;
 
   std::unordered_map<std::string, ScoredResult> emitted;
@@ -654,6 +710,48 @@ std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionInd
   return out;
 }
 
+std::vector<float> Api::query_vector(const CollectionIndex& coll, const std::string* query,
+                                     const Value* vector) {
+  if (query) return cache_.embed(*coll.embedder(), {std::string_view(*query)});
+  return client_vector(*vector, coll.dimension());
+}
+
+namespace {
+// Writes the results array; with_flags adds boosted/injected (matrix search).
+std::pair<size_t, size_t> write_results(json::Writer& w, const CollectionIndex& coll,
+                                        const std::vector<ScoredResult>& results, bool with_flags) {
+  size_t boosted = 0, injected = 0;
+  json::key(w, "results");
+  w.StartArray();
+  std::string text, meta;
+  for (const auto& r : results) {
+    if (!coll.text_and_metadata(r.id, text, meta)) continue;  // deleted meanwhile
+    const bool is_injected = r.flags & LH_RESULT_INJECTED;
+    const bool is_boosted = !is_injected && (r.flags & LH_RESULT_BOOSTED);
+    boosted += is_boosted;
+    injected += is_injected;
+    w.StartObject();
+    json::key(w, "id");
+    json::put(w, r.id);
+    json::key(w, "distance");
+    w.Double(r.distance);
+    if (with_flags) {
+      json::key(w, "boosted");
+      w.Bool(is_boosted);
+      json::key(w, "injected");
+      w.Bool(is_injected);
+    }
+    json::key(w, "text");
+    json::put(w, text);
+    json::key(w, "metadata");
+    json::raw(w, meta);
+    w.EndObject();
+  }
+  w.EndArray();
+  return {boosted, injected};
+}
+}  // namespace
+
 HttpResponse Api::search_collection(const HttpRequest& req) {
   auto body = parse_body(req);
   auto gen = registry_.current();
@@ -666,37 +764,130 @@ HttpResponse Api::search_collection(const HttpRequest& req) {
   const Value* filter = member(body, "filter");
   if (filter && !filter->IsObject()) throw bad_request("/filter must be an object");
   auto scorer_id = opt_string(body, "scorer");
+  auto role = opt_string(body, "role");
 
-  std::vector<float> qv;
-  if (query) {
-    qv = embed::run(*coll->embedder(), {*query});
-  } else {
-    qv = client_vector(*vector, coll->dimension());
-  }
-  auto results = search(*gen, *coll, qv, query.value_or(""), "", k, filter,
+  auto qv = query_vector(*coll, query ? &*query : nullptr, vector);
+  auto results = search(*gen, *coll, qv, query.value_or(""), role.value_or(""), k, filter,
                         scorer_id ? &*scorer_id : nullptr);
   rapidjson::StringBuffer buf;
   json::Writer w(buf);
   w.StartObject();
-  json::key(w, "results");
-  w.StartArray();
+  write_results(w, *coll, results, /*with_flags=*/false);
+  w.EndObject();
+  return ok_json(buf);
+}
+
+// ---- matrix search and playbooks --------------------------------------------------------------
+
+namespace {
+constexpr const char* kDefaultCollection = "workers";
+
+std::string collection_field(const Value& body) {
+  return opt_string(body, "collection").value_or(kDefaultCollection);
+}
+}  // namespace
+
+HttpResponse Api::matrix_search(const HttpRequest& req) {
+  auto body = parse_body(req);
+  auto gen = registry_.current();
+  const std::string collection = collection_field(body);
+  auto coll = require_collection(*gen, collection);
+  const size_t k = opt_k(body, 10);
+  auto query = opt_string(body, "query");
+  if (!query) throw bad_request("/query is required: a string");
+  if (query->empty()) throw unprocessable("/query must not be empty");
+  auto role = opt_string(body, "role").value_or("");
+  const Value* filter = member(body, "filter");
+  if (filter && !filter->IsObject()) throw bad_request("/filter must be an object");
+  auto scorer_id = opt_string(body, "scorer");
+
+  auto qv = query_vector(*coll, &*query, nullptr);
+  auto results =
+      search(*gen, *coll, qv, *query, role, k, filter, scorer_id ? &*scorer_id : nullptr);
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  auto [boosted, injected] = write_results(w, *coll, results, /*with_flags=*/true);
+  json::key(w, "boosted");
+  w.Uint64(boosted);
+  json::key(w, "injected");
+  w.Uint64(injected);
+  w.EndObject();
+  return ok_json(buf);
+}
+
+HttpResponse Api::record_playbook(const HttpRequest& req) {
+  auto body = parse_body(req);
+  Playbook p;
+  p.collection = collection_field(body);
+  auto query = opt_string(body, "query");
+  auto role = opt_string(body, "role");
+  auto id = opt_string(body, "id");
+  if (!query) throw bad_request("/query is required: a string");
+  if (!role) throw bad_request("/role is required: a string");
+  if (!id) throw bad_request("/id is required: the document id");
+  if (query->empty()) throw unprocessable("/query must not be empty");
+  if (role->empty()) throw unprocessable("/role must not be empty");
+  const Value* score = member(body, "score");
+  if (!score) throw bad_request("/score is required: a number in [0, 1]");
+  if (!score->IsNumber()) throw bad_request("/score must be a number");
+  const double s = score->GetDouble();
+  if (!(s >= 0.0 && s <= 1.0)) throw unprocessable("/score must be in [0, 1]");
+  p.query = *query;
+  p.role = *role;
+  p.doc_id = *id;
+  p.score = static_cast<float>(s);
+
+  std::shared_lock gate(registry_.write_gate());
+  auto gen = registry_.current();
+  auto coll = require_collection(*gen, p.collection);
   std::string text, meta;
-  for (const auto& r : results) {
-    if (!coll->text_and_metadata(r.id, text, meta)) continue;  // deleted meanwhile
-    w.StartObject();
-    json::key(w, "id");
-    json::put(w, r.id);
-    json::key(w, "distance");
-    w.Double(r.distance);
-    json::key(w, "text");
-    json::put(w, text);
-    json::key(w, "metadata");
-    json::raw(w, meta);
-    w.EndObject();
-  }
+  if (!coll->text_and_metadata(p.doc_id, text, meta))
+    throw not_found("document_not_found",
+                    "/id: no document \"" + p.doc_id + "\" in collection \"" + p.collection + "\"");
+  auto storage = gen->storage();
+  p = playbooks_.record(storage, std::move(p));
+  registry_.note_write();
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "recorded");
+  w.Bool(true);
+  json::key(w, "playbook_id");
+  json::put(w, p.playbook_id);
+  w.EndObject();
+  return ok_json(buf, 201);
+}
+
+HttpResponse Api::list_playbooks(const HttpRequest& req) {
+  auto gen = registry_.current();
+  const std::string collection = req.query("collection").value_or(kDefaultCollection);
+  require_collection(*gen, collection);
+  auto role = req.query("role");
+  auto storage = gen->storage();
+  auto records = playbooks_.list(storage, collection, role ? &*role : nullptr);
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "playbooks");
+  w.StartArray();
+  for (const auto& p : records) json::raw(w, p.to_json());
   w.EndArray();
   w.EndObject();
   return ok_json(buf);
+}
+
+HttpResponse Api::delete_playbook(const HttpRequest& req) {
+  const std::string collection = req.query("collection").value_or(kDefaultCollection);
+  std::shared_lock gate(registry_.write_gate());
+  auto gen = registry_.current();
+  require_collection(*gen, collection);
+  auto storage = gen->storage();
+  if (!playbooks_.remove(storage, collection, req.params[0]))
+    throw not_found("playbook_not_found",
+                    "no playbook \"" + req.params[0] + "\" in collection \"" + collection + "\"");
+  registry_.note_write();
+  return {204, "", "application/json"};
 }
 
 // ---- demo seeding -----------------------------------------------------------------------------

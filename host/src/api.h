@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "embed_cache.h"
 #include "http_server.h"
 #include "metrics.h"
+#include "playbooks.h"
 #include "registry.h"
 
 namespace lakehost {
@@ -21,7 +23,7 @@ struct ScoredResult {
 
 class Api {
  public:
-  Api(Registry& registry, Metrics& metrics);
+  Api(Registry& registry, Metrics& metrics, size_t embed_cache_entries = 10000);
   void install(HttpServer& server);
 
   // Loads a JSON-lines file of {"id","text","metadata"} into `collection` (created if missing)
@@ -29,11 +31,13 @@ class Api {
   size_t seed_collection(const std::string& collection, const std::filesystem::path& jsonl);
 
   // The retrieval pipeline shared by collection search and (later) matrix search.
+  // role: playbooks recorded under this role are handed to the scorer ("" = none).
   std::vector<ScoredResult> search(const Generation& gen, const CollectionIndex& coll,
                                    const std::vector<float>& query_vector,
-                                   const std::string& query_text, const std::string& role,
-                                   size_t k, const rapidjson::Value* filter,
-                                   const std::string* scorer_id) const;
+                                   const std::string& query_text, const std::string& role, size_t k,
+                                   const rapidjson::Value* filter, const std::string* scorer_id);
+
+  EmbedCache& embed_cache() { return cache_; }
 
  private:
   HttpResponse health(const HttpRequest&);
@@ -49,6 +53,13 @@ class Api {
   HttpResponse get_document(const HttpRequest&);
   HttpResponse delete_document(const HttpRequest&);
   HttpResponse search_collection(const HttpRequest&);
+  HttpResponse matrix_search(const HttpRequest&);
+  HttpResponse record_playbook(const HttpRequest&);
+  HttpResponse list_playbooks(const HttpRequest&);
+  HttpResponse delete_playbook(const HttpRequest&);
+  // Embeds a query with the collection's embedder (cached) or checks a client vector.
+  std::vector<float> query_vector(const CollectionIndex& coll, const std::string* query,
+                                  const rapidjson::Value* vector);
 
   // Writes documents through storage (all or nothing) and then into the live index.
   void upsert(const std::string& collection, std::vector<DocumentRecord> docs);
@@ -56,6 +67,8 @@ class Api {
 
   Registry& registry_;
   Metrics& metrics_;
+  EmbedCache cache_;
+  PlaybookStore playbooks_;
 };
 
 }  // namespace lakehost

@@ -15,6 +15,8 @@ std::string CollectionSettings::to_json() const {
   embedder ? json::put(w, *embedder) : (void)w.Null();
   json::key(w, "vector_backend");
   vector_backend ? json::put(w, *vector_backend) : (void)w.Null();
+  json::key(w, "scorer");
+  scorer ? json::put(w, *scorer) : (void)w.Null();
   json::key(w, "embedder_fingerprint");
   json::put(w, embedder_fingerprint);
   json::key(w, "dimension");
@@ -33,6 +35,7 @@ CollectionSettings CollectionSettings::from_json(std::string_view text) {
   };
   s.embedder = str("embedder");
   s.vector_backend = str("vector_backend");
+  s.scorer = str("scorer");
   s.embedder_fingerprint = str("embedder_fingerprint").value_or("");
   if (d.HasMember("dimension") && d["dimension"].IsUint()) s.dimension = d["dimension"].GetUint();
   return s;
@@ -110,8 +113,8 @@ bool CollectionIndex::remove(const std::string& id) {
   int64_t label = it->second;
   lh_error err{};
   auto guard = vector_backend_->call_guard();
-  check(vector_backend_->table<lh_vector_backend_v1>().index_remove(vector_backend_->self(),
-                                                                    index_, &label, 1, &err),
+  check(vector_backend_->table<lh_vector_backend_v1>().index_remove(vector_backend_->self(), index_,
+                                                                    &label, 1, &err),
         err, "index_remove");
   entries_.erase(label);
   labels_.erase(it);
@@ -126,8 +129,8 @@ bool CollectionIndex::passes(const Entry& e, const rapidjson::Value* filter) con
     auto m = meta.FindMember(it->name);
     if (m == meta.MemberEnd()) return false;
     if (m->value == it->value) continue;
-    if (m->value.IsArray() &&
-        std::any_of(m->value.Begin(), m->value.End(), [&](const auto& v) { return v == it->value; }))
+    if (m->value.IsArray() && std::any_of(m->value.Begin(), m->value.End(),
+                                          [&](const auto& v) { return v == it->value; }))
       continue;
     return false;
   }

@@ -20,6 +20,7 @@ namespace lakehost {
 struct CollectionSettings {
   std::optional<std::string> embedder;        // manifest id; empty = the default embedder
   std::optional<std::string> vector_backend;  // manifest id; empty = the default backend
+  std::optional<std::string> scorer;          // manifest id; empty = the default scorer
   std::string embedder_fingerprint;           // which embedder produced the stored vectors
   uint32_t dimension = 0;
 

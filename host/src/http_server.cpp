@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "api_error.h"
@@ -85,17 +86,53 @@ class PistacheHandler : public Http::Handler {
     impl_->handle(req, std::move(writer));
   }
 
-  // A client that stalls while sending headers or body: answer 408 and close the socket.
-  void onTimeout(const Http::Request&, Http::ResponseWriter writer) override {
-    auto peer = writer.getPeer();
-    auto r = HttpServer::error(408, "request_timeout", "the request was not received in time");
-    writer.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-    writer.send(Http::Code::Request_Timeout, r.body, MIME(Application, Json))
-        .then([peer](ssize_t) { if (peer) ::shutdown(peer->fd(), SHUT_RDWR); },
-              [peer](std::exception_ptr) { if (peer) ::shutdown(peer->fd(), SHUT_RDWR); });
+  // Pistache's own onInput (0.0.5) answers a request it cannot parse, or one larger than its
+  // buffer, in plain text and keeps the connection open while the client goes on sending. This
+  // is the same parse loop, but those answers carry our JSON envelope and close the connection.
+  void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override {
+    auto parser = getParser(peer);
+    auto& request = parser->request;
+    try {
+      if (!parser->feed(buffer, len)) {
+        parser->reset();
+        reject(peer, request.version(), Http::Code::Request_Entity_Too_Large,
+               HttpServer::error(413, "body_too_large",
+                                 "the request is larger than " +
+                                     std::to_string(impl_->options.max_body_bytes) +
+                                     " bytes of body plus 64 KiB of headers"));
+        return;
+      }
+      if (parser->parse() == Http::Private::State::Done) {
+        Http::ResponseWriter response(request.version(), transport(), this, peer);
+        request.copyAddress(peer->address());
+        peer->setIdle(false);
+        onRequest(request, std::move(response));
+        parser->reset();
+      }
+    } catch (const Http::HttpError& e) {
+      const int code = e.code();
+      parser->reset();
+      reject(peer, Http::Version::Http11, static_cast<Http::Code>(code),
+             HttpServer::error(code, code == 413 ? "body_too_large" : "bad_request",
+                               std::string("malformed HTTP request: ") + e.reason()));
+    } catch (const std::exception& e) {
+      parser->reset();
+      reject(peer, Http::Version::Http11, Http::Code::Internal_Server_Error,
+             HttpServer::error(500, "internal", e.what()));
+    }
   }
 
  private:
+  // Answers with the envelope and closes the connection once the answer is out.
+  void reject(const std::shared_ptr<Tcp::Peer>& peer, Http::Version version, Http::Code code,
+              const HttpResponse& r) {
+    Http::ResponseWriter writer(version, transport(), this, peer);
+    writer.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    writer.send(code, r.body, MIME(Application, Json))
+        .then([peer](ssize_t) { ::shutdown(peer->fd(), SHUT_RDWR); },
+              [peer](std::exception_ptr) { ::shutdown(peer->fd(), SHUT_RDWR); });
+  }
+
   HttpServer::Impl* impl_;
 };
 
@@ -121,8 +158,7 @@ HttpServer::HttpServer(HttpOptions options, Metrics& metrics)
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::route(const std::string& method, const std::string& pattern,
-                       HttpHandler handler) {
+void HttpServer::route(const std::string& method, const std::string& pattern, HttpHandler handler) {
   impl_->routes.push_back(
       {method, split_path(pattern), std::move(handler), impl_->metrics.route(method, pattern)});
 }
@@ -139,6 +175,11 @@ HttpResponse HttpServer::Impl::dispatch(
     const std::function<std::optional<std::string>(const std::string&)>& q,
     RouteMetrics** metrics_out) const {
   if (metrics_out) *metrics_out = unmatched;
+  if (body.size() > options.max_body_bytes) {
+    return error(413, "body_too_large",
+                 "the request body is " + std::to_string(body.size()) + " bytes; the limit is " +
+                     std::to_string(options.max_body_bytes));
+  }
   auto segments = split_path(raw_path);
   std::vector<std::string> allowed;
   for (const auto& r : routes) {
@@ -161,11 +202,6 @@ HttpResponse HttpServer::Impl::dispatch(
       continue;
     }
     if (metrics_out) *metrics_out = r.metrics;
-    if (body.size() > options.max_body_bytes) {
-      return error(413, "body_too_large",
-                   "the request body is " + std::to_string(body.size()) +
-                       " bytes; the limit is " + std::to_string(options.max_body_bytes));
-    }
     HttpRequest req{method, raw_path, &body, std::move(params), q};
     try {
       return r.handler(req);
@@ -179,8 +215,10 @@ HttpResponse HttpServer::Impl::dispatch(
   if (!allowed.empty()) {
     std::string list;
     for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    return error(405, "method_not_allowed",
-                 method + " is not allowed on " + raw_path + "; allowed: " + list);
+    auto r = error(405, "method_not_allowed",
+                   method + " is not allowed on " + raw_path + "; allowed: " + list);
+    r.allow = list;
+    return r;
   }
   return error(404, "route_not_found", "no route " + method + " " + raw_path);
 }
@@ -192,8 +230,14 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
   RouteMetrics* rm = nullptr;
   HttpResponse resp = [&] {
     try {
-      return dispatch(method, req.resource(), req.body(),
-                      [&](const std::string& k) { return query.get(k); }, &rm);
+      // Query values arrive percent-encoded (and '+' for space, as HTML forms send them).
+      auto param = [&](const std::string& k) -> std::optional<std::string> {
+        auto v = query.get(k);
+        if (!v) return v;
+        std::replace(v->begin(), v->end(), '+', ' ');
+        return url_decode(*v);
+      };
+      return dispatch(method, req.resource(), req.body(), param, &rm);
     } catch (...) {
       return HttpServer::error(500, "internal", "unexpected error");
     }
@@ -210,6 +254,7 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
   writer.headers().remove<Http::Header::Connection>();
   writer.headers().add<Http::Header::Connection>(client_close ? Http::ConnectionControl::Close
                                                               : Http::ConnectionControl::KeepAlive);
+  if (!resp.allow.empty()) writer.headers().addRaw(Http::Header::Raw("Allow", resp.allow));
   auto peer = writer.getPeer();
   auto mime = Http::Mime::MediaType::fromString(resp.content_type);
   auto sent = writer.send(static_cast<Http::Code>(resp.status), resp.body, mime);

@@ -24,9 +24,12 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
+  HttpResponse(int s = 200, std::string b = "", std::string type = "application/json")
+      : status(s), body(std::move(b)), content_type(std::move(type)) {}
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::string allow;  // the Allow header of a 405
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

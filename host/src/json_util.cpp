@@ -10,7 +10,8 @@
 namespace lakehost::json {
 
 std::optional<std::string> parse(std::string_view text, rapidjson::Document& out) {
-  out.Parse(text.data(), text.size());
+  // Bodies must be UTF-8: refuse invalid byte sequences rather than store and echo them.
+  out.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
   if (out.HasParseError()) {
     return std::string(rapidjson::GetParseError_En(out.GetParseError())) + " at byte " +
            std::to_string(out.GetErrorOffset());
@@ -51,7 +52,8 @@ void write_canonical(Writer& w, const rapidjson::Value& v) {
 }  // namespace
 
 Schema::Schema(std::string_view text) {
-  if (auto err = parse(text, json)) throw std::invalid_argument("schema is not valid JSON: " + *err);
+  if (auto err = parse(text, json))
+    throw std::invalid_argument("schema is not valid JSON: " + *err);
   doc = std::make_unique<rapidjson::SchemaDocument>(json);
 }
 
@@ -90,8 +92,7 @@ std::optional<std::string> validate(const Schema& schema, const rapidjson::Value
     }
   }
   if (detail.empty() && keyword == "additionalProperties") detail = ": unknown member";
-  return (pointer.empty() ? std::string("/") : pointer) + " violates \"" + keyword + "\"" +
-         detail;
+  return (pointer.empty() ? std::string("/") : pointer) + " violates \"" + keyword + "\"" + detail;
 }
 
 std::string canonical(const rapidjson::Value& v) {

@@ -1,12 +1,12 @@
 // lakehost: a small host that serves the REST API and does its real work through plugins.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <spdlog/spdlog.h>
 #include <thread>
-#include <unistd.h>
 
 #include "api.h"
 #include "http_server.h"
@@ -36,9 +36,9 @@ std::vector<fs::path> default_plugin_dirs() {
 }  // namespace
 
 int serve(const std::string& listen, const fs::path& manifests, const fs::path& data,
-          std::vector<fs::path> plugin_dirs, HttpOptions http, bool watch,
-          const std::string& demo, const std::string& demo_collection,
-          const std::string& port_file) {
+          std::vector<fs::path> plugin_dirs, HttpOptions http, bool watch, const std::string& demo,
+          const std::string& demo_collection, const std::string& port_file,
+          size_t embed_cache_entries) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "lakehost: --listen must be HOST:PORT, got \"" << listen << "\"\n";
@@ -73,7 +73,7 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
     return 1;
   }
   Metrics metrics;
-  Api api(registry, metrics);
+  Api api(registry, metrics, embed_cache_entries);
   if (!demo.empty()) {
     try {
       size_t n = api.seed_collection(demo_collection, demo);
@@ -93,14 +93,15 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   }
   spdlog::info("listening on http://{}:{} (generation {})", http.host, server.port(),
                first.generation);
+  // Watch before announcing readiness, so an edit made right after start-up is not missed.
+  std::unique_ptr<ManifestWatcher> watcher;
+  if (watch)
+    watcher =
+        std::make_unique<ManifestWatcher>(manifests, [&] { registry.reload("manifests changed"); });
   if (!port_file.empty()) {
     std::ofstream(port_file + ".tmp") << server.port() << "\n";
     fs::rename(port_file + ".tmp", port_file, ec);
   }
-
-  std::unique_ptr<ManifestWatcher> watcher;
-  if (watch)
-    watcher = std::make_unique<ManifestWatcher>(manifests, [&] { registry.reload("manifests changed"); });
 
   for (;;) {
     int sig = 0;
@@ -114,7 +115,9 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   }
   watcher.reset();
   server.stop();
+  spdlog::info("HTTP server stopped");
   Reaper::instance().drain();
+  spdlog::info("stopped");
   return 0;
 }
 
@@ -130,6 +133,7 @@ int main(int argc, char** argv) {
   size_t max_body = http.max_body_bytes;
   int64_t header_ms = 10000, body_ms = 30000, keepalive_ms = 60000;
   bool no_watch = false;
+  size_t embed_cache_entries = 10000;
   cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->envname("LAKEHOST_LISTEN")
       ->capture_default_str();
@@ -156,6 +160,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cmd->add_option("--keepalive-timeout-ms", keepalive_ms, "Idle keep-alive connections close after")
       ->capture_default_str();
+  cmd->add_option("--embed-cache-entries", embed_cache_entries,
+                  "Query embeddings kept in the LRU embed cache (0 disables it)")
+      ->envname("LAKEHOST_EMBED_CACHE_ENTRIES")
+      ->capture_default_str();
   cmd->add_flag("--no-watch", no_watch, "Do not reload when the manifests directory changes");
   cmd->add_option("--demo", demo, "JSON-lines corpus to load when the demo collection is empty")
       ->envname("LAKEHOST_DEMO");
@@ -173,5 +181,6 @@ int main(int argc, char** argv) {
   http.body_timeout = std::chrono::milliseconds(body_ms);
   http.keepalive_timeout = std::chrono::milliseconds(keepalive_ms);
   std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
-  return serve(listen, manifests, data, dirs, http, !no_watch, demo, demo_collection, port_file);
+  return serve(listen, manifests, data, dirs, http, !no_watch, demo, demo_collection, port_file,
+               embed_cache_entries);
 }

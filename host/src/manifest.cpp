@@ -35,10 +35,8 @@ const json::Schema& manifest_schema() {
 }
 
 constexpr std::pair<lh_plugin_kind, const char*> kKinds[] = {
-    {LH_KIND_EMBED_PROVIDER, "embed_provider"},
-    {LH_KIND_VECTOR_BACKEND, "vector_backend"},
-    {LH_KIND_RETRIEVAL_SCORER, "retrieval_scorer"},
-    {LH_KIND_CHAT_PROVIDER, "chat_provider"},
+    {LH_KIND_EMBED_PROVIDER, "embed_provider"},     {LH_KIND_VECTOR_BACKEND, "vector_backend"},
+    {LH_KIND_RETRIEVAL_SCORER, "retrieval_scorer"}, {LH_KIND_CHAT_PROVIDER, "chat_provider"},
     {LH_KIND_STORAGE_BACKEND, "storage_backend"},
 };
 
@@ -98,8 +96,8 @@ std::vector<Manifest> load_manifests(const std::filesystem::path& dir) {
     ids.emplace(m.id, f);
     if (m.enabled && m.is_default) {
       if (auto it = defaults.find(m.kind); it != defaults.end()) {
-        throw ManifestError(f.string() + ": /default: \"" + it->second + "\" is already the default " +
-                            kind_name(m.kind));
+        throw ManifestError(f.string() + ": /default: \"" + it->second +
+                            "\" is already the default " + kind_name(m.kind));
       }
       defaults.emplace(m.kind, m.id);
     }

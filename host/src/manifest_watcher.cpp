@@ -18,8 +18,8 @@ ManifestWatcher::ManifestWatcher(std::filesystem::path dir, std::function<void()
   if (inotify_fd_ < 0 || stop_fd_ < 0 ||
       inotify_add_watch(inotify_fd_, dir_.c_str(),
                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE) < 0) {
-    spdlog::warn("cannot watch {} ({}); reload with SIGHUP or POST /v1/admin/reload",
-                 dir_.string(), std::strerror(errno));
+    spdlog::warn("cannot watch {} ({}); reload with SIGHUP or POST /v1/admin/reload", dir_.string(),
+                 std::strerror(errno));
     return;
   }
   thread_ = std::thread([this] { run(); });

@@ -29,8 +29,7 @@ void RouteMetrics::observe(int status, double seconds) {
 }
 
 void RouteMetrics::render(std::string& out) const {
-  const std::string labels =
-      "method=\"" + method_ + "\",route=\"" + label_value(route_) + "\"";
+  const std::string labels = "method=\"" + method_ + "\",route=\"" + label_value(route_) + "\"";
   for (size_t i = 0; i < kStatuses.size(); ++i) {
     uint64_t n = by_status_[i].load(std::memory_order_relaxed);
     if (!n) continue;
@@ -43,8 +42,7 @@ void RouteMetrics::render(std::string& out) const {
 void RouteMetrics::render_histogram(std::string& out) const {
   uint64_t count = count_.load(std::memory_order_relaxed);
   if (!count) return;
-  const std::string labels =
-      "method=\"" + method_ + "\",route=\"" + label_value(route_) + "\"";
+  const std::string labels = "method=\"" + method_ + "\",route=\"" + label_value(route_) + "\"";
   uint64_t cumulative = 0;
   char le[32];
   for (size_t b = 0; b < kBuckets.size(); ++b) {

@@ -7,12 +7,18 @@ void throw_plugin_error(const PluginInstance& p, const char* op, lh_status st,
   std::string msg = "plugin \"" + p.id() + "\" " + op + ": " +
                     (err.message[0] ? std::string(err.message) : "failed");
   switch (st) {
-    case LH_ERR_INVALID_ARGUMENT: throw ApiError(422, "invalid_argument", msg);
-    case LH_ERR_NOT_FOUND: throw ApiError(404, "not_found", msg);
-    case LH_ERR_CONFLICT: throw ApiError(409, "conflict", msg);
-    case LH_ERR_UNAVAILABLE: throw ApiError(503, "upstream_unavailable", msg);
-    case LH_ERR_UNSUPPORTED: throw ApiError(422, "unsupported", msg);
-    default: throw ApiError(500, "plugin_error", msg);
+    case LH_ERR_INVALID_ARGUMENT:
+      throw ApiError(422, "invalid_argument", msg);
+    case LH_ERR_NOT_FOUND:
+      throw ApiError(404, "not_found", msg);
+    case LH_ERR_CONFLICT:
+      throw ApiError(409, "conflict", msg);
+    case LH_ERR_UNAVAILABLE:
+      throw ApiError(503, "upstream_unavailable", msg);
+    case LH_ERR_UNSUPPORTED:
+      throw ApiError(422, "unsupported", msg);
+    default:
+      throw ApiError(500, "plugin_error", msg);
   }
 }
 
@@ -152,9 +158,8 @@ void Storage::documents_scan(std::string_view collection,
 
 uint64_t Storage::document_count(std::string_view collection) {
   uint64_t n = 0;
-  call(*p_, "document_count", [&](lh_error* e) {
-    return t().document_count(p_->self(), to_lh(collection), &n, e);
-  });
+  call(*p_, "document_count",
+       [&](lh_error* e) { return t().document_count(p_->self(), to_lh(collection), &n, e); });
   return n;
 }
 
@@ -166,9 +171,8 @@ void Storage::kv_put(std::string_view key, std::string_view value) {
 std::optional<std::string> Storage::kv_get(std::string_view key) {
   std::string out;
   auto sink = [](void* ctx, lh_str b) { *static_cast<std::string*>(ctx) = from_lh(b); };
-  if (!call_found(*p_, "kv_get", [&](lh_error* e) {
-        return t().kv_get(p_->self(), to_lh(key), sink, &out, e);
-      }))
+  if (!call_found(*p_, "kv_get",
+                  [&](lh_error* e) { return t().kv_get(p_->self(), to_lh(key), sink, &out, e); }))
     return std::nullopt;
   return out;
 }

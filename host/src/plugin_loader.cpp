@@ -21,9 +21,7 @@
 namespace lakehost {
 namespace fs = std::filesystem;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -63,14 +61,25 @@ void check_permissions(const fs::path& p, const std::string& what) {
 
 std::atomic<uint64_t> g_next_serial{1};
 
+// Bytes up to the end of function pointer M of table T: the size a table must have to hold M.
+#define LH_TABLE_THROUGH(T, M) (offsetof(T, M) + sizeof(void*))
+
 void host_log(void* ctx, lh_log_level level, lh_str message) {
   auto* id = static_cast<const std::string*>(ctx);
   std::string_view m(message.data ? message.data : "", message.size);
   switch (level) {
-    case LH_LOG_DEBUG: spdlog::debug("[{}] {}", *id, m); break;
-    case LH_LOG_INFO: spdlog::info("[{}] {}", *id, m); break;
-    case LH_LOG_WARN: spdlog::warn("[{}] {}", *id, m); break;
-    default: spdlog::error("[{}] {}", *id, m); break;
+    case LH_LOG_DEBUG:
+      spdlog::debug("[{}] {}", *id, m);
+      break;
+    case LH_LOG_INFO:
+      spdlog::info("[{}] {}", *id, m);
+      break;
+    case LH_LOG_WARN:
+      spdlog::warn("[{}] {}", *id, m);
+      break;
+    default:
+      spdlog::error("[{}] {}", *id, m);
+      break;
   }
 }
 
@@ -100,8 +109,9 @@ void PluginInstance::create() {
       &host_api_, {manifest_.config_json.data(), manifest_.config_json.size()}, &self_, &err);
   if (st != LH_OK || !self_) {
     self_ = nullptr;
-    throw LoadError(manifest_.file.string() + ": plugin \"" + lib_->descriptor().name +
-                    "\" refused its config: " + (err.message[0] ? err.message : "create failed"));
+    throw LoadError(manifest_.file.string() + ": library " + lib_->path().string() + ": plugin \"" +
+                    lib_->descriptor().name + "\" failed to create an instance: " +
+                    (err.message[0] ? err.message : "create failed"));
   }
 }
 
@@ -136,7 +146,7 @@ PluginLoader::PluginLoader(LoaderOptions options) : options_(std::move(options))
   fs::permissions(options_.runtime_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
 }
 
-fs::path PluginLoader::resolve(const Manifest& m) const {
+std::pair<fs::path, fs::path> PluginLoader::resolve(const Manifest& m) const {
   const std::string where = m.file.string() + ": /library \"" + m.library + "\"";
   if (options_.plugin_dirs.empty()) throw LoadError(where + ": no plugin directory configured");
   fs::path lib(m.library);
@@ -153,7 +163,7 @@ fs::path PluginLoader::resolve(const Manifest& m) const {
     if (ec) throw LoadError(where + ": " + ec.message());
     for (const auto& d : options_.plugin_dirs) {
       fs::path real_dir = fs::weakly_canonical(d, ec);
-      if (is_within(real, real_dir)) return real;
+      if (is_within(real, real_dir)) return {real, real_dir.lexically_normal()};
     }
     throw LoadError(where + " resolves to " + real.string() +
                     ", outside the plugin directories; refusing to load it");
@@ -164,10 +174,15 @@ fs::path PluginLoader::resolve(const Manifest& m) const {
 }
 
 std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
-  const fs::path path = resolve(m);
+  const auto [path, plugin_dir] = resolve(m);
   const std::string where = m.file.string() + ": library " + path.string();
   check_permissions(path, m.file.string() + ": library");
-  check_permissions(path.parent_path(), m.file.string() + ": plugin directory");
+  // Every directory from the library up to its plugin directory: a writable one anywhere on
+  // the way would let someone else swap the file.
+  for (fs::path d = path.parent_path();; d = d.parent_path()) {
+    check_permissions(d, where + ": plugin directory");
+    if (d == plugin_dir || d == d.parent_path()) break;
+  }
 
   // Hash the bytes we are about to load, and load exactly those bytes (from a private copy).
   std::string bytes;
@@ -188,18 +203,21 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
   if (auto it = by_sha_.find(sha); it != by_sha_.end()) {
     if (auto lib = it->second.lock()) return lib;
   }
+  // Write the copy afresh from the hashed bytes every time a library is (re)loaded: a file
+  // already sitting in the runtime directory is never trusted by its name.
   fs::path copy = options_.runtime_dir / (sha + ".so");
-  if (!fs::exists(copy)) {
-    fs::path tmp = copy;
-    tmp += ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-      if (!out) throw LoadError(where + ": cannot write " + tmp.string());
-    }
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_exec, fs::perm_options::replace);
-    fs::rename(tmp, copy);
+  fs::path tmp = copy;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw LoadError(where + ": cannot write " + tmp.string());
   }
+  std::error_code ec;
+  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_exec, fs::perm_options::replace,
+                  ec);
+  fs::rename(tmp, copy, ec);
+  if (ec) throw LoadError(where + ": cannot write " + copy.string() + ": " + ec.message());
 
   boost::dll::shared_library so;
   try {
@@ -211,21 +229,22 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
     throw LoadError(where + ": cannot load: " + msg);
   }
   if (!so.has(LH_PLUGIN_ENTRY_SYMBOL)) {
-    throw LoadError(where + ": does not export \"" LH_PLUGIN_ENTRY_SYMBOL
+    throw LoadError(where +
+                    ": does not export \"" LH_PLUGIN_ENTRY_SYMBOL
                     "\"; not a lakehost plugin (export it with LAKEHOST_PLUGIN / BOOST_DLL_ALIAS)");
   }
-  // The descriptor getter is the only plugin code run before the version check.
+  // Besides the library's static initialisers (run by dlopen itself), the descriptor getter is
+  // the only plugin code run before the version check.
   auto& entry = so.get_alias<const lh_plugin_descriptor*()>(LH_PLUGIN_ENTRY_SYMBOL);
   const lh_plugin_descriptor* d = entry();
-  const std::string host_abi =
-      std::to_string(LH_ABI_MAJOR) + "." + std::to_string(LH_ABI_MINOR);
+  const std::string host_abi = std::to_string(LH_ABI_MAJOR) + "." + std::to_string(LH_ABI_MINOR);
   if (!d || d->struct_size < offsetof(lh_plugin_descriptor, kind))
     throw LoadError(where + ": returned no valid descriptor");
-  const std::string plugin_abi =
-      std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
+  const std::string plugin_abi = std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
   if (d->abi_major != LH_ABI_MAJOR) {
     throw LoadError(where + " was built for plugin ABI " + plugin_abi + " but this host speaks " +
-                    host_abi + " (the major versions must be equal; rebuild the plugin against "
+                    host_abi +
+                    " (the major versions must be equal; rebuild the plugin against "
                     "this host's SDK)");
   }
   if (d->abi_minor > LH_ABI_MINOR) {
@@ -238,18 +257,31 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
   if (!d->name || !d->version || !d->create || !d->destroy || !d->table)
     throw LoadError(where + ": descriptor lacks a name, version, create, destroy or table");
   auto table_size = *static_cast<const uint32_t*>(d->table);
+  // What ABI 1.0 requires of each table: up to and including its last 1.0 function. Fields a
+  // later minor appends are optional, read only when the plugin's struct_size covers them.
   size_t needed = 0;
   switch (d->kind) {
-    case LH_KIND_EMBED_PROVIDER: needed = sizeof(lh_embed_provider_v1); break;
-    case LH_KIND_VECTOR_BACKEND: needed = sizeof(lh_vector_backend_v1); break;
-    case LH_KIND_RETRIEVAL_SCORER: needed = sizeof(lh_retrieval_scorer_v1); break;
-    case LH_KIND_CHAT_PROVIDER: needed = sizeof(lh_chat_provider_v1); break;
-    case LH_KIND_STORAGE_BACKEND: needed = sizeof(lh_storage_backend_v1); break;
-    default: throw LoadError(where + ": unknown plugin kind " + std::to_string(d->kind));
+    case LH_KIND_EMBED_PROVIDER:
+      needed = LH_TABLE_THROUGH(lh_embed_provider_v1, embed);
+      break;
+    case LH_KIND_VECTOR_BACKEND:
+      needed = LH_TABLE_THROUGH(lh_vector_backend_v1, index_size);
+      break;
+    case LH_KIND_RETRIEVAL_SCORER:
+      needed = LH_TABLE_THROUGH(lh_retrieval_scorer_v1, score);
+      break;
+    case LH_KIND_CHAT_PROVIDER:
+      needed = LH_TABLE_THROUGH(lh_chat_provider_v1, chat);
+      break;
+    case LH_KIND_STORAGE_BACKEND:
+      needed = LH_TABLE_THROUGH(lh_storage_backend_v1, kv_list);
+      break;
+    default:
+      throw LoadError(where + ": unknown plugin kind " + std::to_string(d->kind));
   }
   if (table_size < needed)
-    throw LoadError(where + ": function table is truncated (" + std::to_string(table_size) +
-                    " < " + std::to_string(needed) + " bytes)");
+    throw LoadError(where + ": function table is truncated (" + std::to_string(table_size) + " < " +
+                    std::to_string(needed) + " bytes)");
 
   auto lib = std::make_shared<PluginLibrary>(std::move(so), d, path, sha);
   try {
@@ -262,13 +294,16 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
 }
 
 std::shared_ptr<PluginInstance> PluginLoader::instantiate(const Manifest& m) {
-  auto lib = load(m);
+  return instantiate(m, load(m));
+}
+
+std::shared_ptr<PluginInstance> PluginLoader::instantiate(const Manifest& m,
+                                                          std::shared_ptr<PluginLibrary> lib) {
   const auto& d = lib->descriptor();
   if (d.kind != static_cast<uint32_t>(m.kind)) {
-    throw LoadError(m.file.string() + ": /kind is \"" + kind_name(m.kind) + "\" but " +
-                    lib->path().string() + " is a " +
-                    kind_name(static_cast<lh_plugin_kind>(d.kind)) + " plugin (\"" + d.name +
-                    "\")");
+    throw LoadError(
+        m.file.string() + ": /kind is \"" + kind_name(m.kind) + "\" but " + lib->path().string() +
+        " is a " + kind_name(static_cast<lh_plugin_kind>(d.kind)) + " plugin (\"" + d.name + "\")");
   }
   rapidjson::Document config;
   json::parse(m.config_json, config);
@@ -283,6 +318,11 @@ std::shared_ptr<PluginInstance> PluginLoader::instantiate(const Manifest& m) {
       new PluginInstance(lib, m, options_.data_dir.string()),
       [](PluginInstance* p) { Reaper::instance().submit([p] { delete p; }); });
   inst->create();
+  if (m.kind == LH_KIND_EMBED_PROVIDER) {
+    auto guard = inst->call_guard();
+    if (inst->table<lh_embed_provider_v1>().dimension(inst->self()) == 0)
+      throw LoadError(m.file.string() + ": plugin \"" + d.name + "\" reports dimension 0");
+  }
   return inst;
 }
 

@@ -65,8 +65,7 @@ class PluginLibrary {
 // path: see Reaper) and then releases the library.
 class PluginInstance {
  public:
-  PluginInstance(std::shared_ptr<PluginLibrary> lib, Manifest manifest,
-                 std::string data_dir);
+  PluginInstance(std::shared_ptr<PluginLibrary> lib, Manifest manifest, std::string data_dir);
   ~PluginInstance();
   PluginInstance(const PluginInstance&) = delete;
   PluginInstance& operator=(const PluginInstance&) = delete;
@@ -111,11 +110,15 @@ class PluginLoader {
 
   // load() + create(). Throws LoadError.
   std::shared_ptr<PluginInstance> instantiate(const Manifest& m);
+  // The same with a library already loaded for `m` (a reload compares bytes first).
+  std::shared_ptr<PluginInstance> instantiate(const Manifest& m,
+                                              std::shared_ptr<PluginLibrary> lib);
 
   const LoaderOptions& options() const { return options_; }
 
  private:
-  std::filesystem::path resolve(const Manifest& m) const;
+  // The library's canonical path and the canonical plugin directory that contains it.
+  std::pair<std::filesystem::path, std::filesystem::path> resolve(const Manifest& m) const;
   LoaderOptions options_;
   std::mutex mutex_;
   std::map<std::string, std::weak_ptr<PluginLibrary>> by_sha_;  // sha256 -> loaded library

@@ -22,7 +22,7 @@ InstancePtr Generation::default_of(lh_plugin_kind kind) const {
 InstancePtr Generation::require(lh_plugin_kind kind, const std::string* id) const {
   if (id) {
     if (auto p = find(*id, kind)) return p;
-    throw ApiError(404, "unknown_plugin",
+    throw ApiError(422, "unknown_plugin",
                    std::string("no enabled ") + kind_name(kind) + " with id \"" + *id + "\"");
   }
   if (auto p = default_of(kind)) return p;
@@ -74,8 +74,7 @@ std::shared_ptr<CollectionIndex> Registry::build_collection(
                                        : gen.default_of(LH_KIND_VECTOR_BACKEND);
   if (!embedder)
     throw std::runtime_error("collection \"" + name + "\" needs embed provider \"" +
-                             stored.embedder.value_or("(default)") +
-                             "\", which is not enabled");
+                             stored.embedder.value_or("(default)") + "\", which is not enabled");
   if (!backend)
     throw std::runtime_error("collection \"" + name + "\" needs vector backend \"" +
                              stored.vector_backend.value_or("(default)") +
@@ -85,14 +84,15 @@ std::shared_ptr<CollectionIndex> Registry::build_collection(
   settings.dimension = embed::dimension(*embedder);
 
   std::vector<DocumentRecord> docs;
-  if (storage) storage->documents_scan(name, [&](const lh_document& d) {
-    DocumentRecord r;
-    r.id = from_lh(d.id);
-    r.text = from_lh(d.text);
-    r.metadata_json = d.metadata_json.size ? std::string(from_lh(d.metadata_json)) : "{}";
-    if (d.vector && d.dimension) r.vector.assign(d.vector, d.vector + d.dimension);
-    docs.push_back(std::move(r));
-  });
+  if (storage)
+    storage->documents_scan(name, [&](const lh_document& d) {
+      DocumentRecord r;
+      r.id = from_lh(d.id);
+      r.text = from_lh(d.text);
+      r.metadata_json = d.metadata_json.size ? std::string(from_lh(d.metadata_json)) : "{}";
+      if (d.vector && d.dimension) r.vector.assign(d.vector, d.vector + d.dimension);
+      docs.push_back(std::move(r));
+    });
   bool reuse = stored.embedder_fingerprint == settings.embedder_fingerprint;
   for (const auto& d : docs) reuse = reuse && d.vector.size() == settings.dimension;
   if (!reuse && !docs.empty()) {
@@ -124,6 +124,9 @@ void Registry::attach_collections(
   const bool same_storage = prev && prev->default_of(LH_KIND_STORAGE_BACKEND) == storage_inst;
   for (const auto& [name, json] : storage.collection_list()) {
     auto settings = CollectionSettings::from_json(json);
+    if (settings.scorer && !next.find(*settings.scorer, LH_KIND_RETRIEVAL_SCORER))
+      throw std::runtime_error("collection \"" + name + "\" uses retrieval scorer \"" +
+                               *settings.scorer + "\", which is not enabled");
     if (same_storage) {
       // Unchanged embedder and backend instances: keep the built index as it is.
       auto old = prev->collection(name);
@@ -139,8 +142,8 @@ void Registry::attach_collections(
     }
     std::vector<DocumentRecord> docs;
     next.collections_[name] = build_collection(next, &storage, name, settings, &docs);
-    if (!docs.empty() || settings.embedder_fingerprint !=
-                             next.collections_[name]->settings().embedder_fingerprint)
+    if (!docs.empty() ||
+        settings.embedder_fingerprint != next.collections_[name]->settings().embedder_fingerprint)
       wb.emplace_back(name, std::move(docs));
   }
 }
@@ -156,16 +159,17 @@ ReloadOutcome Registry::reload(const std::string& trigger) {
     for (const auto& m : manifests) {
       if (!m.enabled) continue;
       InstancePtr inst;
+      auto lib = loader_.load(m);
       if (prev) {
         auto it = prev->by_id_.find(m.id);
         if (it != prev->by_id_.end() && it->second->kind() == m.kind &&
             it->second->manifest().config_json == m.config_json &&
-            it->second->library().sha256() == loader_.load(m)->sha256()) {
+            it->second->library().sha256() == lib->sha256()) {
           inst = it->second;  // unchanged: keep the live instance (and its state)
         }
       }
       if (!inst) {
-        inst = loader_.instantiate(m);
+        inst = loader_.instantiate(m, lib);
         if (auto h = inst->health(); !h.empty())
           throw LoadError(m.file.string() + ": plugin \"" + m.id + "\" is unhealthy: " + h);
       }
@@ -211,7 +215,11 @@ ReloadOutcome Registry::reload(const std::string& trigger) {
       }
     }
     next->number_ = next_number_++;
-    current_.store(next);
+    GenerationPtr retired;  // released after the lock: destruction may be slow
+    {
+      std::lock_guard lock(current_mu_);
+      retired = std::exchange(current_, next);
+    }
     gate.unlock();
     ++reloads_ok_;
     out.ok = true;

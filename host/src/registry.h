@@ -59,8 +59,12 @@ class Registry {
  public:
   Registry(PluginLoader& loader, std::filesystem::path manifests_dir);
 
-  // The generation to serve a request with. Lock-free for readers.
-  GenerationPtr current() const { return current_.load(); }
+  // The generation to serve a request with: a shared_ptr copy under a short lock (libstdc++ 12's
+  // atomic<shared_ptr> is lock-based too, and ThreadSanitizer cannot see its internal lock).
+  GenerationPtr current() const {
+    std::lock_guard lock(current_mu_);
+    return current_;
+  }
 
   // Loads the manifests and builds a new generation; publishes it only if everything loaded,
   // validated and initialised. Serialised: concurrent calls run one after the other.
@@ -78,9 +82,10 @@ class Registry {
   // Builds the index of one stored collection on a generation's plugins; re-embeds the stored
   // text if the stored vectors were made by another embedder. Returns the vectors to write
   // back (empty when the stored ones were reused). storage == nullptr: a new, empty collection.
-  static std::shared_ptr<CollectionIndex> build_collection(
-      const Generation& gen, Storage* storage, const std::string& name,
-      const CollectionSettings& stored, std::vector<DocumentRecord>* write_back);
+  static std::shared_ptr<CollectionIndex> build_collection(const Generation& gen, Storage* storage,
+                                                           const std::string& name,
+                                                           const CollectionSettings& stored,
+                                                           std::vector<DocumentRecord>* write_back);
 
   // Fingerprint of an embedder instance: changes when its library or config changes.
   static std::string fingerprint(const PluginInstance& embedder);
@@ -91,7 +96,8 @@ class Registry {
 
   PluginLoader& loader_;
   std::filesystem::path manifests_dir_;
-  std::atomic<GenerationPtr> current_;
+  mutable std::mutex current_mu_;
+  GenerationPtr current_;
   std::mutex reload_mu_;
   std::shared_mutex write_gate_;
   std::atomic<uint64_t> writes_{0};

@@ -67,9 +67,9 @@ void HostProcess::start() {
   if (pid_ > 0) return;
   std::string port_file = options_.data_dir + "/port";
   fs::remove(port_file);
-  std::vector<std::string> args = {LAKEHOST_BINARY, "serve", "--listen", "127.0.0.1:0",
-                                   "--manifests", options_.manifests_dir, "--data",
-                                   options_.data_dir, "--port-file", port_file};
+  std::vector<std::string> args = {
+      LAKEHOST_BINARY,        "serve",  "--listen",        "127.0.0.1:0", "--manifests",
+      options_.manifests_dir, "--data", options_.data_dir, "--port-file", port_file};
   for (const auto& d : options_.plugin_dirs) {
     args.push_back("--plugin-dir");
     args.push_back(d);

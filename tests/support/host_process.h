@@ -8,8 +8,8 @@
 namespace lakehost::test {
 
 struct HostOptions {
-  std::string manifests_dir;  // default: a fresh copy of the repository's manifests/
-  std::string data_dir;       // default: a fresh temporary directory
+  std::string manifests_dir;             // default: a fresh copy of the repository's manifests/
+  std::string data_dir;                  // default: a fresh temporary directory
   std::vector<std::string> plugin_dirs;  // default: the build's plugin directory
   std::vector<std::string> extra_args;
   bool demo = false;  // load data/demo/workers.jsonl
@@ -26,9 +26,9 @@ class HostProcess {
   int port() const { return port_; }
   std::string url(const std::string& path = "") const;
   const HostOptions& options() const { return options_; }
-  void stop();     // SIGTERM and wait; returns when the process has exited
-  void kill9();    // SIGKILL and wait
-  void start();    // (re)start with the same directories
+  void stop();   // SIGTERM and wait; returns when the process has exited
+  void kill9();  // SIGKILL and wait
+  void start();  // (re)start with the same directories
   bool running() const { return pid_ > 0; }
   std::string log() const;  // what the host wrote to stdout/stderr
 

@@ -37,19 +37,17 @@ HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 HttpResult HttpClient::request(const std::string& method, const std::string& url,
                                const std::string& body, bool send_body) {
   CURL* c = static_cast<CURL*>(curl_);
+  // Forget the previous request's options (a stale POSTFIELDSIZE would make a bodiless request
+  // announce a body); the connection cache, and so keep-alive, survives a reset.
+  curl_easy_reset(c);
   HttpResult r;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(c, CURLOPT_NOBODY, method == "HEAD" ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_HTTPGET, 0L);
+  if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   if (send_body) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  } else {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
-    if (method == "GET") curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   struct curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");

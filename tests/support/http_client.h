@@ -8,7 +8,7 @@
 namespace lakehost::test {
 
 struct HttpResult {
-  long status = 0;           // 0: transport error (see error)
+  long status = 0;  // 0: transport error (see error)
   std::string body;
   std::map<std::string, std::string> headers;  // lowercased names
   std::string error;

@@ -31,9 +31,7 @@ class Loaded final : public LoadedPlugin {
     inst_.reset();
     Reaper::instance().drain();  // destroy() has run when the test continues
   }
-  const lh_plugin_descriptor* descriptor() const override {
-    return &inst_->library().descriptor();
-  }
+  const lh_plugin_descriptor* descriptor() const override { return &inst_->library().descriptor(); }
   void* self() const override { return inst_->self(); }
 
  private:

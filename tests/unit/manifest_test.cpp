@@ -26,7 +26,8 @@ std::string error_of(const std::string& text) {
 
 TEST(Manifest, ParsesAllFields) {
   auto m = parse_manifest(R"({"id": "e1", "kind": "embed_provider", "library": "embed-hash.so",
-      "enabled": false, "default": true, "sha256": ")" + std::string(64, 'a') + R"(",
+      "enabled": false, "default": true, "sha256": ")" +
+                              std::string(64, 'a') + R"(",
       "config": {"b": 1, "a": [1, 2]}})",
                           "m.json");
   EXPECT_EQ(m.id, "e1");
@@ -60,7 +61,8 @@ TEST(Manifest, MissingMemberNamesItsPointer) {
 }
 
 TEST(Manifest, WrongTypeNamesItsPointer) {
-  auto e = error_of(R"({"id": "x", "kind": "embed_provider", "library": "a.so", "enabled": "yes"})");
+  auto e =
+      error_of(R"({"id": "x", "kind": "embed_provider", "library": "a.so", "enabled": "yes"})");
   EXPECT_NE(e.find("/enabled"), std::string::npos) << e;
   EXPECT_NE(e.find("type"), std::string::npos) << e;
 }
@@ -78,9 +80,9 @@ TEST(Manifest, UnknownMemberNamesIt) {
 }
 
 TEST(Manifest, BadIdAndShaAreRefused) {
-  EXPECT_NE(error_of(R"({"id": "has space", "kind": "embed_provider", "library": "a.so"})")
-                .find("/id"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"id": "has space", "kind": "embed_provider", "library": "a.so"})").find("/id"),
+      std::string::npos);
   EXPECT_NE(error_of(R"({"id": "x", "kind": "embed_provider", "library": "a.so",
                         "sha256": "ABC"})")
                 .find("/sha256"),

@@ -82,7 +82,7 @@ class RegistryTest : public ::testing::Test {
 TEST_F(RegistryTest, FirstGenerationHasEveryDefault) {
   auto gen = registry_->current();
   EXPECT_EQ(gen->number(), 1u);
-  EXPECT_EQ(gen->plugins().size(), 4u);
+  EXPECT_EQ(gen->plugins().size(), 5u);  // two scorers: playbook (default) and cosine
   for (auto kind : {LH_KIND_EMBED_PROVIDER, LH_KIND_VECTOR_BACKEND, LH_KIND_RETRIEVAL_SCORER,
                     LH_KIND_STORAGE_BACKEND})
     EXPECT_NE(gen->default_of(kind), nullptr) << kind_name(kind);
@@ -158,7 +158,8 @@ TEST_F(RegistryTest, RequestsKeepTheGenerationTheyStartedWith) {
   auto stored = registry_->current()->storage().document_get("c", "d1");
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->vector.size(), 32u);
-  auto settings = CollectionSettings::from_json(*registry_->current()->storage().collection_get("c"));
+  auto settings =
+      CollectionSettings::from_json(*registry_->current()->storage().collection_get("c"));
   EXPECT_EQ(settings.dimension, 32u);
   EXPECT_EQ(settings.embedder_fingerprint, coll->settings().embedder_fingerprint);
 }
@@ -190,8 +191,8 @@ TEST_F(RegistryTest, CollectionWhoseEmbedderDisappearsBlocksTheReload) {
 
 TEST_F(RegistryTest, LibraryStaysLoadedWhileAnInstanceLives) {
   auto inst = registry_->current()->default_of(LH_KIND_EMBED_PROVIDER);
-  const std::string copy = loader_->options().runtime_dir.string() + "/" +
-                           inst->library().sha256() + ".so";
+  const std::string copy =
+      loader_->options().runtime_dir.string() + "/" + inst->library().sha256() + ".so";
   inst.reset();
   set_embed_dimension(16);  // the embed-hash instance is replaced, its library shared
   ASSERT_TRUE(registry_->reload("test").ok);

@@ -59,9 +59,7 @@ class Host {
   void info(std::string_view m) const { log(LH_LOG_INFO, m); }
   void warn(std::string_view m) const { log(LH_LOG_WARN, m); }
   std::string data_dir() const { return api_ && api_->data_dir ? api_->data_dir : "."; }
-  std::string instance_id() const {
-    return api_ && api_->instance_id ? api_->instance_id : "";
-  }
+  std::string instance_id() const { return api_ && api_->instance_id ? api_->instance_id : ""; }
 
  private:
   const lh_host_api* api_;
@@ -129,11 +127,10 @@ class StorageBackend : public Plugin {
   virtual void collection_delete(std::string_view name) = 0;
   virtual void documents_upsert(std::string_view collection,
                                 std::span<const lh_document> documents) = 0;
-  virtual void document_get(std::string_view collection, std::string_view id,
-                            lh_document_sink sink, void* ctx) = 0;
+  virtual void document_get(std::string_view collection, std::string_view id, lh_document_sink sink,
+                            void* ctx) = 0;
   virtual void document_delete(std::string_view collection, std::string_view id) = 0;
-  virtual void documents_scan(std::string_view collection, lh_document_sink sink,
-                              void* ctx) = 0;
+  virtual void documents_scan(std::string_view collection, lh_document_sink sink, void* ctx) = 0;
   virtual uint64_t document_count(std::string_view collection) = 0;
   virtual void kv_put(std::string_view key, std::string_view value) = 0;
   virtual void kv_get(std::string_view key, lh_bytes_sink sink, void* ctx) = 0;
@@ -206,7 +203,7 @@ template <typename T>
 struct Table;
 
 template <typename T>
-  requires std::is_base_of_v<EmbedProvider, T>
+requires std::is_base_of_v<EmbedProvider, T>
 struct Table<T> {
   static EmbedProvider* as(void* p) { return static_cast<EmbedProvider*>(static_cast<Plugin*>(p)); }
   static const void* get() {
@@ -230,7 +227,7 @@ struct Table<T> {
 };
 
 template <typename T>
-  requires std::is_base_of_v<VectorBackend, T>
+requires std::is_base_of_v<VectorBackend, T>
 struct Table<T> {
   using Index = VectorBackend::Index;
   static VectorBackend* as(void* p) { return static_cast<VectorBackend*>(static_cast<Plugin*>(p)); }
@@ -270,7 +267,7 @@ struct Table<T> {
 };
 
 template <typename T>
-  requires std::is_base_of_v<RetrievalScorer, T>
+requires std::is_base_of_v<RetrievalScorer, T>
 struct Table<T> {
   static RetrievalScorer* as(void* p) {
     return static_cast<RetrievalScorer*>(static_cast<Plugin*>(p));
@@ -296,7 +293,7 @@ struct Table<T> {
 };
 
 template <typename T>
-  requires std::is_base_of_v<ChatProvider, T>
+requires std::is_base_of_v<ChatProvider, T>
 struct Table<T> {
   static ChatProvider* as(void* p) { return static_cast<ChatProvider*>(static_cast<Plugin*>(p)); }
   static const void* get() {
@@ -311,7 +308,7 @@ struct Table<T> {
 };
 
 template <typename T>
-  requires std::is_base_of_v<StorageBackend, T>
+requires std::is_base_of_v<StorageBackend, T>
 struct Table<T> {
   static StorageBackend* as(void* p) {
     return static_cast<StorageBackend*>(static_cast<Plugin*>(p));
@@ -381,7 +378,7 @@ inline constexpr const char* kBuildInfo =
 #if defined(_GLIBCXX_RELEASE)
     ", libstdc++ " LAKEHOST_STRINGIFY(_GLIBCXX_RELEASE)
 #elif defined(_LIBCPP_VERSION)
-    ", libc++ " LAKEHOST_STRINGIFY(_LIBCPP_VERSION)
+        ", libc++ " LAKEHOST_STRINGIFY(_LIBCPP_VERSION)
 #endif
     ;
 
@@ -389,9 +386,20 @@ template <typename T>
 const lh_plugin_descriptor* make_descriptor(const char* name, const char* version,
                                             const char* description, const char* schema,
                                             uint32_t flags) {
-  static const lh_plugin_descriptor d = {
-      sizeof(lh_plugin_descriptor), LH_ABI_MAJOR, LH_ABI_MINOR, T::kKind, flags, name, version,
-      description, schema, kBuildInfo, &create<T>, &destroy<T>, &health, Table<T>::get()};
+  static const lh_plugin_descriptor d = {sizeof(lh_plugin_descriptor),
+                                         LH_ABI_MAJOR,
+                                         LH_ABI_MINOR,
+                                         T::kKind,
+                                         flags,
+                                         name,
+                                         version,
+                                         description,
+                                         schema,
+                                         kBuildInfo,
+                                         &create<T>,
+                                         &destroy<T>,
+                                         &health,
+                                         Table<T>::get()};
   return &d;
 }
 
@@ -400,11 +408,11 @@ const lh_plugin_descriptor* make_descriptor(const char* name, const char* versio
 
 // Defines the plugin's entry point for class CLASS and exports it as LH_PLUGIN_ENTRY_SYMBOL.
 // Use once per plugin library, at namespace scope.
-#define LAKEHOST_PLUGIN(CLASS, NAME, VERSION, DESCRIPTION, CONFIG_SCHEMA, FLAGS)               \
-  namespace lakehost_entry {                                                                   \
-  const lh_plugin_descriptor* lakehost_descriptor() {                                          \
-    return ::lakehost::detail::make_descriptor<CLASS>(NAME, VERSION, DESCRIPTION,              \
-                                                      CONFIG_SCHEMA, FLAGS);                   \
-  }                                                                                            \
-  BOOST_DLL_ALIAS(lakehost_entry::lakehost_descriptor, lakehost_plugin)                        \
+#define LAKEHOST_PLUGIN(CLASS, NAME, VERSION, DESCRIPTION, CONFIG_SCHEMA, FLAGS)                 \
+  namespace lakehost_entry {                                                                     \
+  const lh_plugin_descriptor* lakehost_descriptor() {                                            \
+    return ::lakehost::detail::make_descriptor<CLASS>(NAME, VERSION, DESCRIPTION, CONFIG_SCHEMA, \
+                                                      FLAGS);                                    \
+  }                                                                                              \
+  BOOST_DLL_ALIAS(lakehost_entry::lakehost_descriptor, lakehost_plugin)                          \
   }

@@ -181,10 +181,10 @@ typedef struct lh_score_request {
   lh_str role;  /* empty when the client gave none */
   const float* query_vector;
   uint32_t dimension;
-  uint32_t k;                      /* how many results the client wants */
-  const lh_candidate* candidates;  /* ascending by distance */
+  uint32_t k;                     /* how many results the client wants */
+  const lh_candidate* candidates; /* ascending by distance */
   size_t n_candidates;
-  const lh_feedback* feedback;     /* records of this collection the host found relevant */
+  const lh_feedback* feedback; /* records of this collection the host found relevant */
   size_t n_feedback;
   const lh_score_services* services;
 } lh_score_request;
@@ -267,8 +267,7 @@ typedef struct lh_storage_backend_v1 {
   lh_status (*collection_get)(void* self, lh_str name, lh_collection_sink sink, void* sink_ctx,
                               lh_error* err);
   /* Calls sink once per collection, ordered by name. */
-  lh_status (*collection_list)(void* self, lh_collection_sink sink, void* sink_ctx,
-                               lh_error* err);
+  lh_status (*collection_list)(void* self, lh_collection_sink sink, void* sink_ctx, lh_error* err);
   /* Deletes the collection and all its documents. LH_ERR_NOT_FOUND if absent. */
   lh_status (*collection_delete)(void* self, lh_str name, lh_error* err);
   /* Inserts or replaces documents[0..n) in one transaction: all or nothing.
@@ -281,26 +280,24 @@ typedef struct lh_storage_backend_v1 {
   /* Deletes one document. LH_ERR_NOT_FOUND if absent. */
   lh_status (*document_delete)(void* self, lh_str collection, lh_str id, lh_error* err);
   /* Calls sink once per document of the collection, ordered by id. */
-  lh_status (*documents_scan)(void* self, lh_str collection, lh_document_sink sink,
-                              void* sink_ctx, lh_error* err);
-  /* Number of documents in the collection. */
-  lh_status (*document_count)(void* self, lh_str collection, uint64_t* out_count,
+  lh_status (*documents_scan)(void* self, lh_str collection, lh_document_sink sink, void* sink_ctx,
                               lh_error* err);
+  /* Number of documents in the collection. */
+  lh_status (*document_count)(void* self, lh_str collection, uint64_t* out_count, lh_error* err);
   /* Key/value bytes. kv_get returns LH_ERR_NOT_FOUND for an absent key; kv_delete too. */
   lh_status (*kv_put)(void* self, lh_str key, lh_str value, lh_error* err);
-  lh_status (*kv_get)(void* self, lh_str key, lh_bytes_sink sink, void* sink_ctx,
-                      lh_error* err);
+  lh_status (*kv_get)(void* self, lh_str key, lh_bytes_sink sink, void* sink_ctx, lh_error* err);
   lh_status (*kv_delete)(void* self, lh_str key, lh_error* err);
   /* Calls sink for every key starting with `prefix`, ordered by key. */
-  lh_status (*kv_list)(void* self, lh_str prefix, lh_kv_sink sink, void* sink_ctx,
-                       lh_error* err);
+  lh_status (*kv_list)(void* self, lh_str prefix, lh_kv_sink sink, void* sink_ctx, lh_error* err);
 } lh_storage_backend_v1;
 
 /* ---------------------------------------------------------------------------------------------
  * The descriptor
  * ------------------------------------------------------------------------------------------- */
-#define LH_FLAG_THREAD_SAFE 0x1u /* one instance may be called from many threads at once;
-                                    without it the host serialises calls per instance */
+#define LH_FLAG_THREAD_SAFE                                     \
+  0x1u /* one instance may be called from many threads at once; \
+          without it the host serialises calls per instance */
 
 typedef struct lh_plugin_descriptor {
   /* --- read first, before anything else of the plugin is touched --- */
@@ -321,8 +318,7 @@ typedef struct lh_plugin_descriptor {
   const char* build_info;
   /* Creates an instance from a validated config (JSON text, host-owned). `host` stays valid
    * until destroy(). On success *out_self is the plugin's instance pointer. */
-  lh_status (*create)(const lh_host_api* host, lh_str config_json, void** out_self,
-                      lh_error* err);
+  lh_status (*create)(const lh_host_api* host, lh_str config_json, void** out_self, lh_error* err);
   /* Destroys an instance. Called once, off the request path, after the last request that used
    * it has finished. */
   void (*destroy)(void* self);

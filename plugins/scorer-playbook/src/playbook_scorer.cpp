@@ -1,0 +1,127 @@
+// scorer-playbook: re-scores vector candidates with recorded feedback ("playbooks").
+//
+// The host passes, with each search, the playbook records of the collection that were recorded
+// under the search's role (the role gate), each with its query embedded by the collection's
+// embedder. A record APPLIES to this search when its query is similar enough to this one:
+// cosine(record query, search query) >= similarity_threshold. Then, for every document id with
+// applying records:
+//   - if the id is among the vector candidates, its distance becomes
+//       distance * (1 - boost_factor * score)          (flag LH_RESULT_BOOSTED)
+//   - otherwise it is injected: its distance is computed from its stored vector and boosted by
+//     the same formula                                  (flag LH_RESULT_INJECTED)
+// Several applying records for one id: the HIGHEST score counts (boosts never compound, so a
+// distance never drops below (1 - boost_factor) x its cold value however often it is recorded).
+// The host re-sorts ascending and keeps k.
+#include <rapidjson/document.h>
+#include <lakehost/plugin.hpp>
+
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace {
+
+constexpr const char* kConfigSchema = R"({
+  "$schema": "http://json-schema.org/draft-04/schema#",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "boost_factor": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
+    "similarity_threshold": {"type": "number", "minimum": -1, "maximum": 1, "default": 0.8},
+    "max_injected": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 3},
+    "overfetch": {"type": "integer", "minimum": 1, "maximum": 100, "default": 4}
+  }
+})";
+
+float dot(const float* a, const float* b, uint32_t n) {
+  double s = 0;
+  for (uint32_t i = 0; i < n; ++i) s += double(a[i]) * b[i];
+  return static_cast<float>(s);
+}
+
+class PlaybookScorer final : public lakehost::RetrievalScorer {
+ public:
+  PlaybookScorer(const lakehost::Host& host, std::string_view config_json) {
+    rapidjson::Document d;
+    d.Parse(config_json.data(), config_json.size());
+    if (d.HasParseError() || !d.IsObject())
+      throw lakehost::Error(LH_ERR_INVALID_ARGUMENT, "config is not a JSON object");
+    if (d.HasMember("boost_factor")) boost_factor_ = d["boost_factor"].GetFloat();
+    if (d.HasMember("similarity_threshold")) threshold_ = d["similarity_threshold"].GetFloat();
+    if (d.HasMember("max_injected")) max_injected_ = d["max_injected"].GetUint();
+    if (d.HasMember("overfetch")) overfetch_ = d["overfetch"].GetUint();
+    host.info("boost_factor=" + std::to_string(boost_factor_) + " similarity_threshold=" +
+              std::to_string(threshold_) + " max_injected=" + std::to_string(max_injected_) +
+              " overfetch=" + std::to_string(overfetch_));
+  }
+
+  // Fetch more than k so a boosted document just outside the top k can move into it.
+  uint32_t overfetch() const override { return overfetch_; }
+
+  std::vector<Result> score(const lh_score_request& req) override {
+    // 1. The best score per document id among the records that apply to this query.
+    const std::string_view role = lakehost::view(req.role);
+    std::unordered_map<std::string, float> best;
+    for (size_t i = 0; i < req.n_feedback; ++i) {
+      const lh_feedback& f = req.feedback[i];
+      if (lakehost::view(f.role) != role || !f.query_vector) continue;  // role gate, again
+      if (dot(f.query_vector, req.query_vector, req.dimension) < threshold_) continue;
+      auto [it, fresh] = best.emplace(std::string(lakehost::view(f.id)), f.score);
+      if (!fresh) it->second = std::max(it->second, f.score);
+    }
+
+    // 2. Candidates, boosted where a record applies.
+    std::vector<Result> out;
+    out.reserve(req.n_candidates + best.size());
+    std::unordered_set<std::string_view> seen;
+    for (size_t i = 0; i < req.n_candidates; ++i) {
+      const lh_candidate& c = req.candidates[i];
+      std::string id(lakehost::view(c.id));
+      seen.insert(lakehost::view(c.id));
+      auto it = best.find(id);
+      if (it == best.end()) {
+        out.push_back({std::move(id), c.distance, 0});
+      } else {
+        out.push_back({std::move(id), boost(c.distance, it->second), LH_RESULT_BOOSTED});
+      }
+    }
+
+    // 3. Injection: recorded ids the vector search did not return, highest score first.
+    std::vector<std::pair<std::string, float>> absent;
+    for (const auto& [id, s] : best)
+      if (!seen.count(id)) absent.emplace_back(id, s);
+    std::sort(absent.begin(), absent.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    std::vector<float> vec(req.dimension);
+    size_t injected = 0;
+    for (const auto& [id, s] : absent) {
+      if (injected == max_injected_) break;
+      if (req.services->document_vector(req.services->ctx, lakehost::str(id), vec.data()) != LH_OK)
+        continue;  // the document was deleted since it was recorded
+      const float cold =
+          std::clamp(1.0f - dot(vec.data(), req.query_vector, req.dimension), 0.0f, 2.0f);
+      out.push_back({id, boost(cold, s), LH_RESULT_INJECTED});
+      ++injected;
+    }
+    return out;
+  }
+
+ private:
+  float boost(float distance, float score) const {
+    return distance * (1.0f - boost_factor_ * score);
+  }
+
+  float boost_factor_ = 0.5f;
+  float threshold_ = 0.8f;
+  uint32_t max_injected_ = 3;
+  uint32_t overfetch_ = 4;
+};
+
+}  // namespace
+
+// Immutable after construction: any number of threads may score at once.
+LAKEHOST_PLUGIN(PlaybookScorer, "scorer-playbook", "1.0.0",
+                "Boosts and injects documents from recorded playbooks of the search's role",
+                kConfigSchema, LH_FLAG_THREAD_SAFE)
