@@ -165,10 +165,12 @@ uint64_t count_tokens(std::string_view s) {
 Api::Api(Registry& registry, Metrics& metrics, size_t embed_cache_entries)
     : registry_(registry), metrics_(metrics), cache_(embed_cache_entries), playbooks_(cache_) {
   metrics_.add_collector([this](std::string& out) {
-    out += "# HELP lakehost_embed_cache_hits_total Query embeddings served from the cache.\n";
+    out += "# HELP lakehost_embed_cache_hits_total Embeddings served from the cache.\n";
     out += "# TYPE lakehost_embed_cache_hits_total counter\n";
     out += "lakehost_embed_cache_hits_total " + std::to_string(cache_.hits()) + "\n";
-    out += "# HELP lakehost_embed_cache_misses_total Query embeddings computed by the embedder.\n";
+    out +=
+        "# HELP lakehost_embed_cache_misses_total Embeddings the cache had to ask the embedder "
+        "for.\n";
     out += "# TYPE lakehost_embed_cache_misses_total counter\n";
     out += "lakehost_embed_cache_misses_total " + std::to_string(cache_.misses()) + "\n";
     out += "# HELP lakehost_embed_cache_evictions_total Entries evicted from the embed cache.\n";

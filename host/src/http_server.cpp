@@ -116,9 +116,12 @@ class PistacheHandler : public Http::Handler {
              HttpServer::error(code, code == 413 ? "body_too_large" : "bad_request",
                                std::string("malformed HTTP request: ") + e.reason()));
     } catch (const std::exception& e) {
+      // Pistache's parser throws std:: exceptions too (a Content-Length of "-1" -> stoull):
+      // the request is malformed. Errors of our own handlers never get here (handle() answers).
       parser->reset();
-      reject(peer, Http::Version::Http11, Http::Code::Internal_Server_Error,
-             HttpServer::error(500, "internal", e.what()));
+      reject(peer, Http::Version::Http11, Http::Code::Bad_Request,
+             HttpServer::error(400, "bad_request",
+                               std::string("malformed HTTP request: ") + e.what()));
     }
   }
 
@@ -254,7 +257,17 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
   writer.headers().remove<Http::Header::Connection>();
   writer.headers().add<Http::Header::Connection>(client_close ? Http::ConnectionControl::Close
                                                               : Http::ConnectionControl::KeepAlive);
-  if (!resp.allow.empty()) writer.headers().addRaw(Http::Header::Raw("Allow", resp.allow));
+  if (!resp.allow.empty()) {
+    // Pistache 0.0.5 does not write raw headers: use its typed Allow header.
+    std::vector<Http::Method> methods;
+    for (const char* m : {"GET", "PUT", "POST", "DELETE"})
+      if (resp.allow.find(m) != std::string::npos)
+        methods.push_back(m[0] == 'G'   ? Http::Method::Get
+                          : m[1] == 'U' ? Http::Method::Put
+                          : m[0] == 'P' ? Http::Method::Post
+                                        : Http::Method::Delete);
+    writer.headers().add<Http::Header::Allow>(methods);
+  }
   auto peer = writer.getPeer();
   auto mime = Http::Mime::MediaType::fromString(resp.content_type);
   auto sent = writer.send(static_cast<Http::Code>(resp.status), resp.body, mime);
