@@ -8,6 +8,9 @@ packages=(
   g++ cmake ninja-build pkg-config
   # host and plugins
   libpistache-dev libboost-filesystem-dev rapidjson-dev libfaiss-dev libblas-dev liblapack-dev
+  # SIMD BLAS for FAISS's exhaustive search (takes over libblas.so.3; serial: the host already
+  # runs requests in parallel, BLAS threads would only oversubscribe the cores)
+  libopenblas0-serial
   libsqlite3-dev libssl-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev
   # tests
   libgtest-dev python3 curl

@@ -505,16 +505,7 @@ void Api::upsert(const std::string& collection, std::vector<DocumentRecord> docs
   // only if a reload replaced the collection's embedder meanwhile.
   InstancePtr embedded_with;
   auto embed_all = [&](const InstancePtr& embedder) {
-    const uint32_t dim = embed::dimension(*embedder);
-    constexpr size_t kBatch = 256;
-    for (size_t i = 0; i < docs.size(); i += kBatch) {
-      size_t n = std::min(kBatch, docs.size() - i);
-      std::vector<std::string_view> texts;
-      for (size_t j = 0; j < n; ++j) texts.push_back(docs[i + j].text);
-      auto v = embed::run(*embedder, texts);
-      for (size_t j = 0; j < n; ++j)
-        docs[i + j].vector.assign(v.begin() + j * dim, v.begin() + (j + 1) * dim);
-    }
+    embed::documents(*embedder, docs);
     embedded_with = embedder;
   };
   embed_all(require_collection(*registry_.current(), collection)->embedder());

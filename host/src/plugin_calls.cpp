@@ -48,6 +48,8 @@ bool call_found(const PluginInstance& p, const char* op, Fn&& fn) {
   return true;
 }
 
+}  // namespace
+
 DocumentRecord copy_document(const lh_document& d) {
   DocumentRecord r;
   r.id = from_lh(d.id);
@@ -56,7 +58,6 @@ DocumentRecord copy_document(const lh_document& d) {
   if (d.vector && d.dimension) r.vector.assign(d.vector, d.vector + d.dimension);
   return r;
 }
-}  // namespace
 
 namespace embed {
 uint32_t dimension(const PluginInstance& p) {
@@ -74,6 +75,19 @@ std::vector<float> run(const PluginInstance& p, const std::vector<std::string_vi
     return p.table<lh_embed_provider_v1>().embed(p.self(), in.data(), in.size(), out.data(), e);
   });
   return out;
+}
+
+void documents(const PluginInstance& p, std::vector<DocumentRecord>& docs) {
+  const uint32_t dim = dimension(p);
+  constexpr size_t kBatch = 256;  // bounded request size for upstream embedders
+  for (size_t i = 0; i < docs.size(); i += kBatch) {
+    const size_t n = std::min(kBatch, docs.size() - i);
+    std::vector<std::string_view> texts;
+    for (size_t j = 0; j < n; ++j) texts.push_back(docs[i + j].text);
+    auto v = run(p, texts);
+    for (size_t j = 0; j < n; ++j)
+      docs[i + j].vector.assign(v.begin() + j * dim, v.begin() + (j + 1) * dim);
+  }
 }
 }  // namespace embed
 

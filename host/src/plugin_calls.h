@@ -38,6 +38,14 @@ struct DocumentRecord {
   std::vector<float> vector;
 };
 
+// A copy of a document a storage plugin passed to a sink.
+DocumentRecord copy_document(const lh_document& d);
+
+namespace embed {
+// Sets every document's vector from its text, in batches.
+void documents(const PluginInstance& p, std::vector<DocumentRecord>& docs);
+}  // namespace embed
+
 // The storage backend, through lh_storage_backend_v1.
 class Storage {
  public:

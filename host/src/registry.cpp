@@ -98,16 +98,7 @@ std::shared_ptr<CollectionIndex> Registry::build_collection(
   if (!reuse && !docs.empty()) {
     spdlog::info("re-embedding {} documents of collection \"{}\" with \"{}\"", docs.size(), name,
                  embedder->id());
-    constexpr size_t kBatch = 256;
-    for (size_t i = 0; i < docs.size(); i += kBatch) {
-      size_t n = std::min(kBatch, docs.size() - i);
-      std::vector<std::string_view> texts;
-      for (size_t j = 0; j < n; ++j) texts.push_back(docs[i + j].text);
-      auto v = embed::run(*embedder, texts);
-      for (size_t j = 0; j < n; ++j)
-        docs[i + j].vector.assign(v.begin() + j * settings.dimension,
-                                  v.begin() + (j + 1) * settings.dimension);
-    }
+    embed::documents(*embedder, docs);
   }
   auto coll = std::make_shared<CollectionIndex>(name, settings, embedder, backend);
   if (!docs.empty()) coll->upsert(docs);
