@@ -308,3 +308,25 @@ TEST_F(MatrixTest, SwitchingTheDefaultScorerUnderLoadFailsNoRequest) {
 }
 
 }  // namespace lakehost::e2e
+
+namespace lakehost::e2e {
+
+// Repeated queries are served from the embed cache, and /metrics says so.
+TEST(EmbedCacheMetrics, RepeatedQueriesAreCacheHits) {
+  HostProcess host(Options().demo());
+  HttpClient c;
+  auto value = [&](const std::string& series) {
+    return metric(c.get(host.url("/metrics")).body, series).value_or(-1);
+  };
+  const double hits0 = value("lakehost_embed_cache_hits_total");
+  const double misses0 = value("lakehost_embed_cache_misses_total");
+  ASSERT_GE(hits0, 0);
+  const std::string body =
+      "{\"query\": \"Order Picker with RF scanner\", \"role\": \"Order Picker\"}";
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.post(host.url("/v1/matrix/search"), body).status, 200);
+  EXPECT_EQ(value("lakehost_embed_cache_misses_total") - misses0, 1);
+  EXPECT_EQ(value("lakehost_embed_cache_hits_total") - hits0, 4);
+  EXPECT_GE(value("lakehost_embed_cache_entries"), 1);
+}
+
+}  // namespace lakehost::e2e
