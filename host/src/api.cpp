@@ -227,6 +227,10 @@ void Api::install(HttpServer& s) {
   s.route("POST", "/v1/matrix/playbooks/record", bind(&Api::record_playbook));
   s.route("GET", "/v1/matrix/playbooks", bind(&Api::list_playbooks));
   s.route("DELETE", "/v1/matrix/playbooks/{id}", bind(&Api::delete_playbook));
+  s.route("PUT", "/v1/storage/{key}", bind(&Api::put_blob));
+  s.route("GET", "/v1/storage/{key}", bind(&Api::get_blob));
+  s.route("DELETE", "/v1/storage/{key}", bind(&Api::delete_blob));
+  s.route("GET", "/v1/storage", bind(&Api::list_blobs));
 }
 
 // ---- health, plugins, reload ------------------------------------------------------------------
@@ -881,6 +885,85 @@ HttpResponse Api::delete_playbook(const HttpRequest& req) {
                     "no playbook \"" + req.params[0] + "\" in collection \"" + collection + "\"");
   registry_.note_write();
   return {204, "", "application/json"};
+}
+
+// ---- key/value storage ------------------------------------------------------------------------
+
+namespace {
+// Client keys live under their own prefix in the storage backend's key/value space, so no client
+// can read or overwrite the host's records (playbooks/...).
+constexpr std::string_view kBlobPrefix = "blobs/";
+constexpr size_t kMaxKeyBytes = 512;
+
+std::string blob_key(const std::string& key) {
+  if (key.empty() || key.size() > kMaxKeyBytes)
+    throw unprocessable("the key must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
+  if (key.find('\0') != std::string::npos) throw unprocessable("the key must not contain NUL");
+  return std::string(kBlobPrefix) + key;
+}
+
+void write_blob_info(json::Writer& w, std::string_view key, size_t size) {
+  w.StartObject();
+  json::key(w, "key");
+  json::put(w, key);
+  json::key(w, "size");
+  w.Uint64(size);
+  w.EndObject();
+}
+}  // namespace
+
+HttpResponse Api::put_blob(const HttpRequest& req) {
+  const std::string key = blob_key(req.params[0]);
+  std::shared_lock gate(registry_.write_gate());
+  auto storage = registry_.current()->storage();
+  const bool existed = storage.kv_get(key).has_value();
+  storage.kv_put(key, *req.body);
+  registry_.note_write();
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  write_blob_info(w, req.params[0], req.body->size());
+  return ok_json(buf, existed ? 200 : 201);
+}
+
+HttpResponse Api::get_blob(const HttpRequest& req) {
+  auto value = registry_.current()->storage().kv_get(blob_key(req.params[0]));
+  if (!value) throw not_found("key_not_found", "no stored value under \"" + req.params[0] + "\"");
+  return {200, std::move(*value), "application/octet-stream"};
+}
+
+HttpResponse Api::delete_blob(const HttpRequest& req) {
+  const std::string key = blob_key(req.params[0]);
+  std::shared_lock gate(registry_.write_gate());
+  if (!registry_.current()->storage().kv_delete(key))
+    throw not_found("key_not_found", "no stored value under \"" + req.params[0] + "\"");
+  registry_.note_write();
+  return {204, "", "application/json"};
+}
+
+HttpResponse Api::list_blobs(const HttpRequest& req) {
+  const std::string prefix = req.query("prefix").value_or("");
+  size_t limit = 1000;
+  if (auto l = req.query("limit")) {
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(l->c_str(), &end, 10);
+    if (l->empty() || *end != '\0' || v < 1 || v > 10000)
+      throw unprocessable("limit must be an integer from 1 to 10000");
+    limit = static_cast<size_t>(v);
+  }
+  auto entries = registry_.current()->storage().kv_list(std::string(kBlobPrefix) + prefix);
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "keys");
+  w.StartArray();
+  for (size_t i = 0; i < entries.size() && i < limit; ++i)
+    write_blob_info(w, std::string_view(entries[i].first).substr(kBlobPrefix.size()),
+                    entries[i].second.size());
+  w.EndArray();
+  json::key(w, "truncated");
+  w.Bool(entries.size() > limit);
+  w.EndObject();
+  return ok_json(buf);
 }
 
 // ---- demo seeding -----------------------------------------------------------------------------

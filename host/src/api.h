@@ -57,6 +57,10 @@ class Api {
   HttpResponse record_playbook(const HttpRequest&);
   HttpResponse list_playbooks(const HttpRequest&);
   HttpResponse delete_playbook(const HttpRequest&);
+  HttpResponse put_blob(const HttpRequest&);
+  HttpResponse get_blob(const HttpRequest&);
+  HttpResponse delete_blob(const HttpRequest&);
+  HttpResponse list_blobs(const HttpRequest&);
   // Embeds a query with the collection's embedder (cached) or checks a client vector.
   std::vector<float> query_vector(const CollectionIndex& coll, const std::string* query,
                                   const rapidjson::Value* vector);
