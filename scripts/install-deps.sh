@@ -14,6 +14,9 @@ packages=(
   libsqlite3-dev libssl-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev
   # tests
   libgtest-dev python3 curl
+  # storage-postgres: libpq to build it; a PostgreSQL 15 server for its tests
+  # (tests/postgres/pg_cluster.sh runs a throwaway cluster)
+  postgresql-15 libpq-dev
 )
 
 missing=()
