@@ -11,7 +11,7 @@ packages=(
   # SIMD BLAS for FAISS's exhaustive search (takes over libblas.so.3; serial: the host already
   # runs requests in parallel, BLAS threads would only oversubscribe the cores)
   libopenblas0-serial
-  libsqlite3-dev libssl-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev
+  libsqlite3-dev libssl-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev libhnswlib-dev
   # tests
   libgtest-dev python3 curl
   # storage-postgres: libpq to build it; a PostgreSQL 15 server for its tests
