@@ -144,7 +144,11 @@ void write_collection(json::Writer& w, const CollectionIndex& c) {
 std::shared_ptr<CollectionIndex> require_collection(const Generation& gen,
                                                     const std::string& name) {
   auto c = gen.collection(name);
-  if (!c) throw not_found("collection_not_found", "no collection named \"" + name + "\"");
+  if (!c)
+    throw not_found("collection_not_found", json::is_clean_text(name)
+                                                ? "no collection named \"" + name + "\""
+                                                : std::string("no such collection (the name is not "
+                                                              "valid UTF-8 text)"));
   return c;
 }
 
@@ -559,7 +563,10 @@ HttpResponse Api::upsert_documents(const HttpRequest& req) {
       throw unprocessable(at + "/id must be 1 to " + std::to_string(kMaxIdBytes) + " bytes");
     if (!seen.insert(r.id).second)
       throw unprocessable(at + "/id \"" + r.id + "\" appears twice in this batch");
+    if (!json::is_clean_text(r.id)) throw unprocessable(at + "/id must not contain NUL");
     r.text.assign(text->GetString(), text->GetStringLength());
+    if (r.text.find('\0') != std::string::npos)
+      throw unprocessable(at + "/text must not contain NUL (\\u0000)");
     r.metadata_json = meta ? json::to_string(*meta) : "{}";
     docs.push_back(std::move(r));
   }
@@ -574,9 +581,18 @@ HttpResponse Api::upsert_documents(const HttpRequest& req) {
   return ok_json(buf);
 }
 
+namespace {
+// A path id that is not clean text cannot name a stored document (and must not be echoed).
+void require_clean_id(const std::string& id) {
+  if (!json::is_clean_text(id))
+    throw not_found("document_not_found", "no such document (the id is not valid UTF-8 text)");
+}
+}  // namespace
+
 HttpResponse Api::get_document(const HttpRequest& req) {
   auto gen = registry_.current();
   require_collection(*gen, req.params[0]);
+  require_clean_id(req.params[1]);
   auto doc = gen->storage().document_get(req.params[0], req.params[1]);
   if (!doc)
     throw not_found("document_not_found", "no document \"" + req.params[1] + "\" in collection \"" +
@@ -598,6 +614,7 @@ HttpResponse Api::delete_document(const HttpRequest& req) {
   std::shared_lock gate(registry_.write_gate());
   auto gen = registry_.current();
   auto coll = require_collection(*gen, req.params[0]);
+  require_clean_id(req.params[1]);
   if (!gen->storage().document_delete(req.params[0], req.params[1]))
     throw not_found("document_not_found", "no document \"" + req.params[1] + "\" in collection \"" +
                                               req.params[0] + "\"");
@@ -621,6 +638,13 @@ lh_status document_text(void* ctx, lh_str id, void (*sink)(void*, lh_str), void*
   std::string text, meta;
   if (!c->coll->text_and_metadata(std::string(from_lh(id)), text, meta)) return LH_ERR_NOT_FOUND;
   sink(sink_ctx, to_lh(text));
+  return LH_OK;
+}
+lh_status documents_scan(void* ctx, void (*sink)(void*, lh_str, lh_str), void* sink_ctx) {
+  auto* c = static_cast<ScoreContext*>(ctx);
+  c->coll->for_each_text([&](const std::string& id, const std::string& text) {
+    sink(sink_ctx, to_lh(id), to_lh(text));
+  });
   return LH_OK;
 }
 }  // namespace
@@ -661,7 +685,9 @@ std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionInd
   }
 
   ScoreContext ctx{&coll};
-  lh_score_services services{sizeof(lh_score_services), &ctx, &document_vector, &document_text};
+  lh_score_services services{sizeof(lh_score_services), &ctx,
+                             &document_vector,          &document_text,
+                             coll.revision(),           &documents_scan};
   lh_score_request request{};
   request.struct_size = sizeof(lh_score_request);
   request.collection = to_lh(coll.name());
@@ -880,6 +906,8 @@ HttpResponse Api::delete_playbook(const HttpRequest& req) {
   auto gen = registry_.current();
   require_collection(*gen, collection);
   auto storage = gen->storage();
+  if (!json::is_clean_text(req.params[0]))
+    throw not_found("playbook_not_found", "no such playbook (the id is not valid UTF-8 text)");
   if (!playbooks_.remove(storage, collection, req.params[0]))
     throw not_found("playbook_not_found",
                     "no playbook \"" + req.params[0] + "\" in collection \"" + collection + "\"");
@@ -898,7 +926,7 @@ constexpr size_t kMaxKeyBytes = 512;
 std::string blob_key(const std::string& key) {
   if (key.empty() || key.size() > kMaxKeyBytes)
     throw unprocessable("the key must be 1 to " + std::to_string(kMaxKeyBytes) + " bytes");
-  if (key.find('\0') != std::string::npos) throw unprocessable("the key must not contain NUL");
+  if (!json::is_clean_text(key)) throw unprocessable("the key must be valid UTF-8 without NUL");
   return std::string(kBlobPrefix) + key;
 }
 

@@ -39,6 +39,11 @@ class Api {
 
   EmbedCache& embed_cache() { return cache_; }
 
+  // Another replica changed key `key` in shared storage ("" = anything may have changed).
+  void storage_key_changed(const std::string& key) {
+    if (key.empty() || key.starts_with("playbooks/")) playbooks_.invalidate();
+  }
+
  private:
   HttpResponse health(const HttpRequest&);
   HttpResponse plugins(const HttpRequest&);

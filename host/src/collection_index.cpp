@@ -41,13 +41,19 @@ CollectionSettings CollectionSettings::from_json(std::string_view text) {
   return s;
 }
 
+namespace {
+std::atomic<uint64_t> g_next_revision{1};
+uint64_t next_revision() { return g_next_revision.fetch_add(1, std::memory_order_relaxed); }
+}  // namespace
+
 CollectionIndex::CollectionIndex(std::string name, CollectionSettings settings,
                                  InstancePtr embedder, InstancePtr vector_backend)
     : name_(std::move(name)),
       settings_(std::move(settings)),
       embedder_(std::move(embedder)),
       vector_backend_(std::move(vector_backend)),
-      dimension_(embed::dimension(*embedder_)) {
+      dimension_(embed::dimension(*embedder_)),
+      revision_(next_revision()) {
   lh_error err{};
   auto guard = vector_backend_->call_guard();
   check(vector_backend_->table<lh_vector_backend_v1>().index_create(vector_backend_->self(),
@@ -104,6 +110,7 @@ void CollectionIndex::upsert(const std::vector<DocumentRecord>& docs) {
     labels_[e.id] = label;
     entries_.emplace(label, std::move(e));
   }
+  revision_.store(next_revision(), std::memory_order_release);
 }
 
 bool CollectionIndex::remove(const std::string& id) {
@@ -118,6 +125,7 @@ bool CollectionIndex::remove(const std::string& id) {
         err, "index_remove");
   entries_.erase(label);
   labels_.erase(it);
+  revision_.store(next_revision(), std::memory_order_release);
   return true;
 }
 

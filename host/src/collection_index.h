@@ -61,6 +61,16 @@ class CollectionIndex {
   bool text_and_metadata(const std::string& id, std::string& text, std::string& metadata) const;
   bool vector(const std::string& id, float* out) const;
 
+  // Content revision, unique across the process (a rebuilt index never reuses one): scorers
+  // that derive state from the documents rebuild it when this changes.
+  uint64_t revision() const { return revision_.load(std::memory_order_acquire); }
+  // Calls fn(id, text) for every document under the read lock.
+  template <typename Fn>
+  void for_each_text(Fn&& fn) const {
+    std::shared_lock lock(mu_);
+    for (const auto& [label, e] : entries_) fn(e.id, e.text);
+  }
+
  private:
   struct Entry {
     std::string id;
@@ -78,6 +88,7 @@ class CollectionIndex {
   uint32_t dimension_;
   void* index_ = nullptr;
   mutable std::shared_mutex mu_;  // readers: search; writer: upsert/remove
+  std::atomic<uint64_t> revision_;
   std::unordered_map<std::string, int64_t> labels_;
   std::unordered_map<int64_t, Entry> entries_;
   int64_t next_label_ = 1;

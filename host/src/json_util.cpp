@@ -9,6 +9,18 @@
 
 namespace lakehost::json {
 
+bool is_clean_text(std::string_view s) {
+  if (s.find('\0') != std::string_view::npos) return false;
+  const std::string copy(s);  // RapidJSON's string stream reads up to a NUL terminator
+  rapidjson::StringStream in(copy.c_str());
+  struct Discard {
+    void Put(char) {}
+  } out;
+  while (in.Tell() < copy.size())
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  return true;
+}
+
 std::optional<std::string> parse(std::string_view text, rapidjson::Document& out) {
   // Bodies must be UTF-8: refuse invalid byte sequences rather than store and echo them.
   out.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());

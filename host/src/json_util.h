@@ -21,6 +21,10 @@ std::optional<std::string> parse(std::string_view text, rapidjson::Document& out
 
 std::string to_string(const rapidjson::Value& v);
 
+// True if `s` is valid UTF-8 without NUL bytes: what every storage backend can keep as text
+// (PostgreSQL's text type refuses the rest), and what may be echoed inside a JSON message.
+bool is_clean_text(std::string_view s);
+
 inline void put(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }

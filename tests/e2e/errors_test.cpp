@@ -191,6 +191,32 @@ TEST_F(Errors, ValidationFailuresAre422) {
       is_error(c.get(h.url("/v1/collections/workers/documents/dup")), 404, "document_not_found"));
 }
 
+// Text every storage backend can keep: NUL bytes and invalid UTF-8 are refused up front (422)
+// or cannot name anything (404), and never echoed into a response as broken JSON.
+TEST_F(Errors, NulAndInvalidUtf8AreRefusedBeforeStorage) {
+  const auto& h = *host_;
+  auto docs = h.url("/v1/collections/workers/documents");
+  EXPECT_TRUE(is_error(c.post(docs, R"({"documents": [{"id": "a\u0000b", "text": "t"}]})"), 422,
+                       "validation_failed", "/documents/0/id"));
+  EXPECT_TRUE(is_error(c.post(docs, R"({"documents": [{"id": "ok", "text": "x\u0000y"}]})"), 422,
+                       "validation_failed", "/documents/0/text"));
+  EXPECT_TRUE(is_error(c.get(h.url("/v1/collections/workers/documents/%FF%FE")), 404,
+                       "document_not_found", "UTF-8"));
+  EXPECT_TRUE(
+      is_error(c.get(h.url("/v1/collections/workers/documents/a%00b")), 404, "document_not_found"));
+  EXPECT_TRUE(
+      is_error(c.del(h.url("/v1/collections/workers/documents/%C3")), 404, "document_not_found"));
+  EXPECT_TRUE(is_error(c.get(h.url("/v1/matrix/playbooks?collection=%FF")), 404,
+                       "collection_not_found", "UTF-8"));
+  EXPECT_TRUE(is_error(c.del(h.url("/v1/matrix/playbooks/%FF?collection=workers")), 404,
+                       "playbook_not_found"));
+  EXPECT_TRUE(is_error(c.put(h.url("/v1/storage/%FFkey"), "v"), 422, "validation_failed", "UTF-8"));
+  EXPECT_TRUE(is_error(c.put(h.url("/v1/storage/a%00b"), "v"), 422, "validation_failed"));
+  // Valid multi-byte UTF-8 is of course fine.
+  EXPECT_EQ(c.put(h.url("/v1/storage/%C3%BC"), "v").status, 201);
+  EXPECT_EQ(c.del(h.url("/v1/storage/%C3%BC")).status, 204);
+}
+
 TEST(ErrorsConflict, PutWithAnotherExistingEmbedderIs409) {
   std::string dir = test::copy_default_manifests();
   test::write_file(dir + "/embed-hash-64.json", embed_manifest("embed-hash-64", 64, false));

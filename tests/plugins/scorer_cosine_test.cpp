@@ -1,6 +1,8 @@
 // Contract tests for plugins/scorer-cosine, through the host's loader and the plugin's C table.
 #include <gtest/gtest.h>
+
 #include <lakehost/plugin_api.h>
+#include <cstddef>
 
 #include <cstdint>
 #include <stdexcept>
@@ -42,7 +44,9 @@ lh_status no_text(void*, lh_str, void (*)(void*, lh_str), void*) {
 // Runs one score() call over `candidates` and returns what the scorer emitted.
 std::vector<Emitted> score(const LoadedPlugin& p, const std::vector<lh_candidate>& candidates) {
   static const float query_vector[4] = {1, 0, 0, 0};
-  const lh_score_services services = {sizeof(lh_score_services), nullptr, &no_vector, &no_text};
+  // The services of an ABI 1.0 host (no revision, no scan): this scorer needs nothing more.
+  const lh_score_services services = {
+      offsetof(lh_score_services, revision), nullptr, &no_vector, &no_text, 0, nullptr};
   // A feedback record for a candidate: the baseline scorer must not boost it.
   const lh_feedback feedback = {
       {"forklift operator", 17}, query_vector, {"", 0}, {"w0042", 5}, 1.0f};

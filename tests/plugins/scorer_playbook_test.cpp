@@ -1,7 +1,9 @@
 // Contract tests for plugins/scorer-playbook: the boost formula, the role gate, the similarity
 // threshold, injection through the host's document_vector service, and the several-records rule.
 #include <gtest/gtest.h>
+
 #include <lakehost/plugin_api.h>
+#include <cstddef>
 
 #include <cmath>
 #include <map>
@@ -51,7 +53,9 @@ Results score(const LoadedPlugin& p, const std::string& role, const std::vector<
   std::vector<lh_feedback> feedback;
   for (auto& r : records)
     feedback.push_back({s(r.query), r.qv.data(), s(r.role), s(r.id), r.score});
-  const lh_score_services services = {sizeof(lh_score_services), nullptr, &doc_vector, &doc_text};
+  // The services of an ABI 1.0 host (no revision, no scan): this scorer needs nothing more.
+  const lh_score_services services = {
+      offsetof(lh_score_services, revision), nullptr, &doc_vector, &doc_text, 0, nullptr};
   lh_score_request req{};
   req.struct_size = sizeof req;
   req.collection = {"workers", 7};

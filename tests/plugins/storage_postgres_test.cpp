@@ -16,12 +16,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -522,14 +524,21 @@ TEST_F(StoragePostgres, SchemaIsCreatedWithAVersion) {
             "collections,documents,kv,meta");
   EXPECT_EQ(
       sql_value(conninfo_, "SELECT value FROM " + schema_ + ".meta WHERE key = 'schema_version'"),
-      "1");
+      "2");
+  EXPECT_EQ(sql_value(conninfo_,
+                      "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON "
+                      "c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE n.nspname = '" +
+                          schema_ + "' AND t.tgname = 'notify_change'"),
+            "3")
+      << "one change-feed trigger per table";
   EXPECT_EQ(sql_value(conninfo_, "SHOW synchronous_commit"), "on");
   open_store().reset();  // a second start finds the schema and keeps it
 }
 
 TEST_F(StoragePostgres, RefusesANewerSchemaAndForeignTables) {
   open_store().reset();
-  sql_value(conninfo_, "UPDATE " + schema_ + ".meta SET value = '2'");
+  sql_value(conninfo_, "UPDATE " + schema_ + ".meta SET value = '3'");
   try {
     open_store();
     ADD_FAILURE() << "a schema from a newer plugin was accepted";
@@ -720,6 +729,143 @@ TEST_F(StoragePostgres, ManyThreadsMixReadsAndWrites) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(s->count("c"), uint64_t{kThreads * kRounds * kBatch});
+}
+
+// ---- change feed (several host replicas on one database) ----------------------------------------
+
+struct Change {
+  uint32_t kind;
+  std::string collection;
+  std::string key;
+  bool operator==(const Change&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Change& c) {
+  return os << "{" << c.kind << ", " << c.collection << ", " << c.key << "}";
+}
+
+// Everything the feed reports within `ms` (several waits: one wait may return after the first
+// notifications).
+std::vector<Change> changes(const Store& s, uint32_t ms = 300) {
+  std::vector<Change> out;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    lh_error err{};
+    auto sink = [](void* ctx, const lh_change* c) {
+      static_cast<std::vector<Change>*>(ctx)->push_back(
+          {c->kind, copy(c->collection), copy(c->key)});
+    };
+    const lh_status st = s.table().changes_wait(s.self(), 100, sink, &out, &err);
+    if (st != LH_OK) {
+      ADD_FAILURE() << "changes_wait: " << st << " " << err.message;
+      break;
+    }
+  }
+  return out;
+}
+
+TEST_F(StoragePostgres, ChangeFeedReportsOtherWritersInCommitOrder) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_GE(a->table().struct_size, offsetof(lh_storage_backend_v1, changes_wait) + sizeof(void*));
+  ASSERT_EQ(a->put_collection("c", R"({"v":1})"), LH_OK) << last_error;
+  ASSERT_EQ(a->upsert("c", {{"d1", "one", "{}", {1.0f}}, {"d2", "two", "{}", {}}}), LH_OK);
+  ASSERT_EQ(a->remove("c", "d1"), LH_OK);
+  ASSERT_EQ(a->kv_put("playbooks/c/p1", "{}"), LH_OK);
+  ASSERT_EQ(a->kv_delete("playbooks/c/p1"), LH_OK);
+  const std::vector<Change> expected = {
+      {LH_CHANGE_COLLECTION, "c", ""},      {LH_CHANGE_DOCUMENT, "c", "d1"},
+      {LH_CHANGE_DOCUMENT, "c", "d2"},      {LH_CHANGE_DOCUMENT, "c", "d1"},
+      {LH_CHANGE_KV, "", "playbooks/c/p1"}, {LH_CHANGE_KV, "", "playbooks/c/p1"}};
+  EXPECT_EQ(changes(*b), expected);
+  EXPECT_TRUE(changes(*a, 200).empty()) << "an instance is not told of its own writes";
+}
+
+TEST_F(StoragePostgres, ChangeFeedSkipsRolledBackWritesAndCascadedDeletes) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_EQ(a->put_collection("c", "{}"), LH_OK);
+  std::vector<Doc> many;
+  for (int i = 0; i < 50; ++i) many.push_back({"d" + std::to_string(i), "t", "{}", {}});
+  ASSERT_EQ(a->upsert("c", many), LH_OK);
+  EXPECT_EQ(changes(*b).size(), 51u);
+  // A batch that fails half-way (a NUL byte in a text) is rolled back: nothing was committed,
+  // so nothing is reported.
+  const char bad[] = {'x', '\0', 'y'};
+  std::vector<lh_document> in = {{lh("ok"), lh("fine"), lh("{}"), nullptr, 0},
+                                 {lh("bad"), {bad, 3}, lh("{}"), nullptr, 0}};
+  EXPECT_NE(a->upsert_raw("c", in), LH_OK);
+  EXPECT_TRUE(changes(*b, 200).empty());
+  // Deleting the collection deletes its 50 documents in the same statement: one notification.
+  ASSERT_EQ(a->delete_collection("c"), LH_OK);
+  EXPECT_EQ(changes(*b), (std::vector<Change>{{LH_CHANGE_COLLECTION, "c", ""}}));
+}
+
+TEST_F(StoragePostgres, ChangeFeedAnIdTooLongForANotificationAsksForAResync) {
+  auto a = open_store();
+  auto b = open_store();
+  ASSERT_EQ(a->put_collection("c", "{}"), LH_OK);
+  changes(*b, 150);
+  const std::string long_id(9000, 'x');
+  ASSERT_EQ(a->upsert("c", {{long_id, "t", "{}", {}}}), LH_OK) << last_error;
+  EXPECT_EQ(changes(*b), (std::vector<Change>{{LH_CHANGE_RESYNC, "", ""}}));
+}
+
+TEST_F(StoragePostgres, ChangeFeedIsPerSchemaAndCanBeTurnedOff) {
+  auto a = open_store();
+  auto off = open_store(R"("change_feed":false)");
+  lh_error err{};
+  auto sink = [](void*, const lh_change*) {};
+  EXPECT_EQ(off->table().changes_wait(off->self(), 10, sink, nullptr, &err), LH_ERR_UNSUPPORTED);
+  // Another schema's writes are not this instance's business.
+  const std::string other = schema_ + "_o";
+  auto o = open_raw(R"({"conninfo":)" + json_string(conninfo_) + R"(,"schema":")" + other + "\"}");
+  ASSERT_EQ(o->put_collection("c", "{}"), LH_OK);
+  EXPECT_TRUE(changes(*a, 200).empty());
+  o.reset();
+  sql_value(conninfo_, "DROP SCHEMA " + other + " CASCADE");
+}
+
+TEST_F(StoragePostgres, ChangeFeedReconnectsAndAsksForAResync) {
+  const std::string app = "lhf_" + schema_;
+  auto b = open_raw(R"({"conninfo":)" + json_string(conninfo_ + " application_name=" + app) +
+                    R"(,"schema":")" + schema_ + "\"}");
+  auto a = open_store();
+  EXPECT_NE(sql_value(conninfo_,
+                      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE application_name = '" +
+                          app + "'"),
+            "0");
+  ASSERT_EQ(a->put_collection("lost", "{}"), LH_OK);  // sent while b was not listening
+  // The broken listener fails one wait (the host logs it and retries); the next one reconnects
+  // and reports a resync, since what was sent meanwhile is gone.
+  std::vector<Change> got;
+  lh_status last = LH_OK;
+  for (int i = 0; i < 3 && got.empty(); ++i) {
+    lh_error err{};
+    auto sink = [](void* ctx, const lh_change* c) {
+      static_cast<std::vector<Change>*>(ctx)->push_back(
+          {c->kind, copy(c->collection), copy(c->key)});
+    };
+    last = b->table().changes_wait(b->self(), 200, sink, &got, &err);
+  }
+  EXPECT_EQ(got, (std::vector<Change>{{LH_CHANGE_RESYNC, "", ""}})) << "last status " << last;
+  ASSERT_EQ(a->put_collection("after", "{}"), LH_OK);
+  EXPECT_EQ(changes(*b), (std::vector<Change>{{LH_CHANGE_COLLECTION, "after", ""}}));
+}
+
+TEST_F(StoragePostgres, SchemaVersion1IsMigratedToTheChangeFeed) {
+  open_store().reset();
+  sql_value(conninfo_, "DROP FUNCTION " + schema_ + ".notify_change() CASCADE");
+  sql_value(conninfo_, "UPDATE " + schema_ + ".meta SET value = '1'");
+  auto a = open_store();
+  ASSERT_EQ(a->put_collection("c", "{}"), LH_OK);
+  EXPECT_EQ(
+      sql_value(conninfo_, "SELECT value FROM " + schema_ + ".meta WHERE key = 'schema_version'"),
+      "2");
+  auto b = open_store();
+  ASSERT_EQ(a->kv_put("k", "v"), LH_OK);
+  EXPECT_EQ(changes(*b), (std::vector<Change>{{LH_CHANGE_KV, "", "k"}}));
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 set -euo pipefail
 build_dir="$1"
 tmp=$(mktemp -d)
-trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 cmake --install "$build_dir" --prefix "$tmp/prefix" >/dev/null
 template="$tmp/prefix/share/lakehost/plugin-template"

@@ -19,21 +19,34 @@
 // trip) when it is leased, and reset. A connection lost in the middle of a call is reset and the
 // call retried once when that is safe (a read, an idempotent write, or a transaction that had not
 // sent its COMMIT); otherwise, or if the retry fails too, the call fails with LH_ERR_UNAVAILABLE.
+//
+// Change feed (several host replicas on one database). Row triggers on the three tables send a
+// NOTIFY on channel "lakehost_changes" naming what changed (schema, collection, id or key) and
+// the writer's origin token, which every pooled connection sets as the session variable
+// lakehost.origin. NOTIFY is transactional: a listener hears of a write only once it committed,
+// in commit order. One extra connection LISTENs from create() on; changes_wait() hands the
+// notifications of OTHER origins to the host. A lost listener reconnects and reports a resync,
+// since notifications sent meanwhile are gone.
 #include <lakehost/plugin.hpp>
 
 #include <libpq-fe.h>
 #include <rapidjson/document.h>
 
+#include <poll.h>
+
 #include <bit>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -64,6 +77,10 @@ constexpr const char* kConfigSchema = R"json({
     "schema": {
       "description": "PostgreSQL schema that holds the tables; created if missing",
       "type": "string", "minLength": 1, "maxLength": 63, "default": "lakehost"
+    },
+    "change_feed": {
+      "description": "Report writes of other host replicas sharing this schema (LISTEN/NOTIFY, one extra connection)",
+      "type": "boolean", "default": true
     }
   },
   "oneOf": [{"required": ["conninfo"]}, {"required": ["conninfo_env"]}]
@@ -71,7 +88,8 @@ constexpr const char* kConfigSchema = R"json({
 
 // Version recorded in <schema>.meta. Bump it, and migrate in PostgresStorage::migrate(), when the
 // schema changes; a schema with a larger version was written by a newer plugin and is refused.
-constexpr int kSchemaVersion = 1;
+// Version 2 added the change-feed triggers (kChangeFeed).
+constexpr int kSchemaVersion = 2;
 
 // {s} stands for the quoted schema name. Keys and names compare bytewise (COLLATE "C"), as in
 // storage-sqlite: for valid UTF-8 that is code point order.
@@ -100,6 +118,55 @@ CREATE TABLE {s}.meta (
   value text NOT NULL
 );
 INSERT INTO {s}.meta (key, value) VALUES ('schema_version', '{version}');
+)sql";
+
+// NOTIFY channel of the change feed; the payload names the schema, so schemas can share it.
+constexpr const char* kChannel = "lakehost_changes";
+
+// Schema version 2: every committed write notifies listeners. Payloads are JSON; one that would
+// exceed NOTIFY's 8000-byte limit (a very long id or key) becomes a resync request instead of
+// failing the write. Documents deleted by a collection's ON DELETE CASCADE stay quiet (their
+// collection row is already gone when their trigger runs): the collection's own notification
+// covers them.
+constexpr const char* kChangeFeed = R"sql(
+CREATE FUNCTION {s}.notify_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  coll text;
+  k text;
+  payload text;
+BEGIN
+  IF TG_ARGV[0] = 'c' THEN
+    IF TG_OP = 'DELETE' THEN coll := OLD.name; ELSE coll := NEW.name; END IF;
+  ELSIF TG_ARGV[0] = 'd' THEN
+    IF TG_OP = 'DELETE' THEN
+      coll := OLD.collection;
+      k := OLD.id;
+      IF NOT EXISTS (SELECT 1 FROM {s}.collections WHERE name = coll) THEN
+        RETURN NULL;
+      END IF;
+    ELSE
+      coll := NEW.collection;
+      k := NEW.id;
+    END IF;
+  ELSE
+    IF TG_OP = 'DELETE' THEN k := OLD.key; ELSE k := NEW.key; END IF;
+  END IF;
+  payload := json_build_object('s', TG_TABLE_SCHEMA, 'o', current_setting('lakehost.origin', true),
+                               'k', TG_ARGV[0], 'c', coll, 'id', k)::text;
+  IF octet_length(payload) > 7900 THEN
+    payload := json_build_object('s', TG_TABLE_SCHEMA,
+                                 'o', current_setting('lakehost.origin', true), 'k', 'r')::text;
+  END IF;
+  PERFORM pg_notify('lakehost_changes', payload);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER notify_change AFTER INSERT OR UPDATE OR DELETE ON {s}.collections
+  FOR EACH ROW EXECUTE FUNCTION {s}.notify_change('c');
+CREATE TRIGGER notify_change AFTER INSERT OR UPDATE OR DELETE ON {s}.documents
+  FOR EACH ROW EXECUTE FUNCTION {s}.notify_change('d');
+CREATE TRIGGER notify_change AFTER INSERT OR UPDATE OR DELETE ON {s}.kv
+  FOR EACH ROW EXECUTE FUNCTION {s}.notify_change('v');
 )sql";
 
 // ---- statements ---------------------------------------------------------------------------------
@@ -255,24 +322,33 @@ uint64_t be64(const char* p) {
 struct ConnectParams {
   std::string conninfo;
   const lakehost::Host* host = nullptr;  // server notices go to its debug log
+  std::string origin;                    // this instance's token in change notifications
 };
+
+// Opens a connection (UTF-8, a connect timeout, an application name) or throws UNAVAILABLE.
+PGconn* connect(const ConnectParams& params) {
+  // Entries before the expanded dbname are defaults the connection string may override;
+  // entries after it override the connection string.
+  const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", "client_encoding",
+                        nullptr};
+  const char* values[] = {"10", "lakehost storage-postgres", params.conninfo.c_str(), "UTF8",
+                          nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, 1);
+  if (!conn) throw Error(LH_ERR_INTERNAL, "postgres: cannot connect: out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    const std::string message = one_line(PQerrorMessage(conn));
+    PQfinish(conn);
+    throw Error(LH_ERR_UNAVAILABLE, "postgres: cannot connect: " + message);
+  }
+  return conn;
+}
 
 // One libpq connection with its prepared statements. Used by one thread at a time (leased).
 class Connection {
  public:
   Connection(const ConnectParams& params, const std::vector<std::string>& stmts)
-      : stmts_(stmts), host_(params.host), prepared_(stmts.size(), false) {
-    // Entries before the expanded dbname are defaults the connection string may override;
-    // entries after it override the connection string.
-    const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname",
-                          "client_encoding", nullptr};
-    const char* values[] = {"10", "lakehost storage-postgres", params.conninfo.c_str(), "UTF8",
-                            nullptr};
-    conn_ = PQconnectdbParams(keys, values, 1);
-    if (!conn_) throw Error(LH_ERR_INTERNAL, "postgres: cannot connect: out of memory");
-    if (PQstatus(conn_) != CONNECTION_OK)
-      throw Error(LH_ERR_UNAVAILABLE,
-                  "postgres: cannot connect: " + one_line(PQerrorMessage(conn_)));
+      : stmts_(stmts), host_(params.host), origin_(params.origin), prepared_(stmts.size(), false) {
+    conn_ = connect(params);
     setup();
   }
   ~Connection() { PQfinish(conn_); }
@@ -377,6 +453,8 @@ class Connection {
     // The default, made explicit: a commit returns only once its WAL record is flushed, whatever
     // the server's configuration says.
     simple("SET synchronous_commit = on", "set synchronous_commit");
+    // Tags this session's writes in change notifications, so this instance can skip its own.
+    params("SELECT set_config('lakehost.origin', $1, false)", "set origin", {origin_.c_str()});
   }
 
   void check(PGresult* r, ExecStatusType expected, std::string_view what) {
@@ -404,6 +482,7 @@ class Connection {
 
   const std::vector<std::string>& stmts_;
   const lakehost::Host* host_;
+  std::string origin_;
   PGconn* conn_ = nullptr;
   std::vector<bool> prepared_;
   bool in_tx_ = false;       // inside BEGIN ... (nothing committed yet)
@@ -522,6 +601,7 @@ struct Config {
   std::string conninfo;
   int pool_size = 4;
   std::string schema = "lakehost";
+  bool change_feed = true;
 };
 
 Config parse_config(std::string_view json) {
@@ -566,8 +646,121 @@ Config parse_config(std::string_view json) {
       throw Error(LH_ERR_INVALID_ARGUMENT, "config: schema must be a name of 1 to 63 bytes");
     c.schema = *s;
   }
+  if (const auto* v = member("change_feed")) {
+    if (!v->IsBool()) throw Error(LH_ERR_INVALID_ARGUMENT, "config: change_feed must be a boolean");
+    c.change_feed = v->GetBool();
+  }
   return c;
 }
+
+// ---- change feed --------------------------------------------------------------------------------
+
+// A random token naming this instance's writes in notifications.
+std::string make_origin() {
+  std::random_device rd;
+  std::string token;
+  for (int i = 0; i < 4; ++i) {
+    char part[9];
+    std::snprintf(part, sizeof part, "%08x", static_cast<unsigned>(rd()));
+    token += part;
+  }
+  return token;
+}
+
+// The LISTENing connection. Used by one thread at a time (the host's follower thread).
+class ChangeListener {
+ public:
+  ChangeListener(const ConnectParams& params, std::string schema)
+      : params_(params), schema_(std::move(schema)) {
+    open();
+  }
+  ~ChangeListener() { PQfinish(conn_); }
+  ChangeListener(const ChangeListener&) = delete;
+  ChangeListener& operator=(const ChangeListener&) = delete;
+
+  void wait(uint32_t timeout_ms, lh_change_sink sink, void* ctx) {
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+      // Notifications sent while we were not listening are lost: tell the host to re-read.
+      open();
+      emit_resync(sink, ctx);
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      if (PQconsumeInput(conn_) != 1 || PQstatus(conn_) != CONNECTION_OK) {
+        const std::string message = one_line(PQerrorMessage(conn_));
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw Error(LH_ERR_UNAVAILABLE, "postgres: change feed connection lost: " + message);
+      }
+      size_t delivered = 0;
+      while (PGnotify* n = PQnotifies(conn_)) {
+        try {
+          delivered += deliver(n->extra ? n->extra : "", sink, ctx);
+        } catch (...) {
+          PQfreemem(n);
+          throw;
+        }
+        PQfreemem(n);
+      }
+      if (delivered) return;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) return;
+      pollfd pfd{PQsocket(conn_), POLLIN, 0};
+      const int r = ::poll(&pfd, 1, static_cast<int>(left));
+      if (r == 0) return;
+      if (r < 0 && errno != EINTR)
+        throw Error(LH_ERR_INTERNAL, std::string("poll: ") + std::strerror(errno));
+    }
+  }
+
+ private:
+  void open() {
+    PQfinish(std::exchange(conn_, nullptr));
+    conn_ = connect(params_);
+    Result r(PQexec(conn_, (std::string("LISTEN ") + kChannel).c_str()));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+      throw Error(LH_ERR_UNAVAILABLE, "postgres: LISTEN: " + one_line(PQerrorMessage(conn_)));
+  }
+
+  static void emit_resync(lh_change_sink sink, void* ctx) {
+    const lh_change c{sizeof(lh_change), LH_CHANGE_RESYNC, {}, {}};
+    sink(ctx, &c);
+  }
+
+  // Passes one notification to the host unless it is ours or another schema's; returns 1 if
+  // something was passed.
+  size_t deliver(std::string_view payload, lh_change_sink sink, void* ctx) {
+    rapidjson::Document d;
+    d.Parse(payload.data(), payload.size());
+    auto text = [&](const char* name) -> std::string_view {
+      if (!d.IsObject() || !d.HasMember(name) || !d[name].IsString()) return {};
+      return {d[name].GetString(), d[name].GetStringLength()};
+    };
+    if (d.HasParseError() || !d.IsObject()) {  // not ours to interpret: be safe
+      emit_resync(sink, ctx);
+      return 1;
+    }
+    if (text("s") != schema_ || text("o") == params_.origin) return 0;
+    const std::string_view kind = text("k");
+    lh_change c{sizeof(lh_change), LH_CHANGE_RESYNC, lakehost::str(text("c")),
+                lakehost::str(text("id"))};
+    if (kind == "c")
+      c.kind = LH_CHANGE_COLLECTION;
+    else if (kind == "d")
+      c.kind = LH_CHANGE_DOCUMENT;
+    else if (kind == "v")
+      c.kind = LH_CHANGE_KV;
+    sink(ctx, &c);
+    return 1;
+  }
+
+  ConnectParams params_;
+  std::string schema_;
+  PGconn* conn_ = nullptr;
+};
 
 // ---- the backend --------------------------------------------------------------------------------
 
@@ -581,11 +774,14 @@ class PostgresStorage final : public lakehost::StorageBackend {
     for (const StmtDef& def : kStmts) stmts_.push_back(replace_all(def.text, "{s}", schema));
     params_.conninfo = config_.conninfo;
     params_.host = &host_;
+    params_.origin = make_origin();
     // The first connection is made here, so that an unreachable server fails create().
     auto first = std::make_unique<Connection>(params_, stmts_);
     migrate(*first);
     open_ = 1;
     idle_.push_back(std::move(first));
+    // Listening starts before the host reads anything, so no later write goes unreported.
+    if (config_.change_feed) listener_ = std::make_unique<ChangeListener>(params_, config_.schema);
     host.info("connected to PostgreSQL, schema " + in_quotes(config_.schema) + " (schema version " +
               std::to_string(kSchemaVersion) + ", pool of " + std::to_string(config_.pool_size) +
               ")");
@@ -717,6 +913,13 @@ class PostgresStorage final : public lakehost::StorageBackend {
     if (affected(r.get()) == 0) throw Error(LH_ERR_NOT_FOUND, "no key " + in_quotes(key));
   }
 
+  void changes_wait(uint32_t timeout_ms, lh_change_sink sink, void* ctx) override {
+    if (!listener_)
+      throw Error(LH_ERR_UNSUPPORTED, "the change feed is disabled (config change_feed: false)");
+    std::lock_guard lock(listen_mu_);
+    listener_->wait(timeout_ms, sink, ctx);
+  }
+
   void kv_list(std::string_view prefix, lh_kv_sink sink, void* ctx) override {
     const std::optional<std::string> end = prefix_successor(prefix);
     Result r;
@@ -832,6 +1035,13 @@ class PostgresStorage final : public lakehost::StorageBackend {
         throw Error(LH_ERR_CONFLICT, "schema " + in_quotes(config_.schema) +
                                          " has a meta table without a schema version; refusing "
                                          "to modify it");
+      if (version < 2) {
+        c.simple(replace_all(kChangeFeed, "{s}", schema), "add change-feed triggers");
+        c.simple("UPDATE " + schema + ".meta SET value = '2' WHERE key = 'schema_version'",
+                 "update schema version");
+        host_.info("schema " + in_quotes(config_.schema) + " migrated from version " +
+                   std::to_string(version) + " to 2 (change-feed triggers)");
+      }
     } else {
       if (tables("SELECT count(*) FROM pg_tables WHERE schemaname = $1"))
         throw Error(LH_ERR_CONFLICT, "schema " + in_quotes(config_.schema) +
@@ -840,6 +1050,7 @@ class PostgresStorage final : public lakehost::StorageBackend {
       c.simple(replace_all(replace_all(kSchema, "{s}", schema), "{version}",
                            std::to_string(kSchemaVersion)),
                "create tables");
+      c.simple(replace_all(kChangeFeed, "{s}", schema), "create change-feed triggers");
     }
     tx.commit();
   }
@@ -874,6 +1085,8 @@ class PostgresStorage final : public lakehost::StorageBackend {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
   int open_ = 0;                                   // connections open, idle or leased; mu_
+  std::mutex listen_mu_;
+  std::unique_ptr<ChangeListener> listener_;  // null when change_feed is off
 };
 
 }  // namespace

@@ -136,6 +136,11 @@ class StorageBackend : public Plugin {
   virtual void kv_get(std::string_view key, lh_bytes_sink sink, void* ctx) = 0;
   virtual void kv_delete(std::string_view key) = 0;
   virtual void kv_list(std::string_view prefix, lh_kv_sink sink, void* ctx) = 0;
+  // Storage shared by several processes reports other writers' changes (see plugin_api.h).
+  // The default says the store is private to this process.
+  virtual void changes_wait(uint32_t /*timeout_ms*/, lh_change_sink /*sink*/, void* /*ctx*/) {
+    throw Error(LH_ERR_UNSUPPORTED, "storage is private to one process: no change feed");
+  }
 };
 
 // ---- adapters: C entry points that call the class and never let an exception escape --------
@@ -358,6 +363,9 @@ struct Table<T> {
         },
         [](void* p, lh_str prefix, lh_kv_sink sink, void* ctx, lh_error* err) noexcept {
           return guarded(err, [&] { as(p)->kv_list(view(prefix), sink, ctx); });
+        },
+        [](void* p, uint32_t timeout_ms, lh_change_sink sink, void* ctx, lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->changes_wait(timeout_ms, sink, ctx); });
         }};
     return &table;
   }

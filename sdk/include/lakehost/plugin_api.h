@@ -29,9 +29,12 @@ extern "C" {
 #endif
 
 /* ABI version this header describes. The host loads a plugin only if the plugin's major equals
- * the host's and the plugin's minor is <= the host's (the host knows every field it may use). */
+ * the host's and the plugin's minor is <= the host's (the host knows every field it may use).
+ * History: 1.0 first release. 1.1 appended lh_score_services.revision/documents_scan (scorers
+ * that keep their own per-collection index, e.g. BM25) and lh_storage_backend_v1.changes_wait
+ * (storage shared by several host replicas). */
 #define LH_ABI_MAJOR 1
-#define LH_ABI_MINOR 0
+#define LH_ABI_MINOR 1
 
 /* Name of the exported alias (BOOST_DLL_ALIAS) that points to the descriptor function. */
 #define LH_PLUGIN_ENTRY_SYMBOL "lakehost_plugin"
@@ -172,6 +175,16 @@ typedef struct lh_score_services {
   /* Passes the stored text of document `id` to `sink` (valid during the sink call). */
   lh_status (*document_text)(void* ctx, lh_str id, void (*sink)(void* sink_ctx, lh_str text),
                              void* sink_ctx);
+  /* --- ABI 1.1 (read only if struct_size covers them) --- */
+  /* Content revision of the request's collection, unique across the host process's life: two
+   * requests seeing the same revision see the same documents. A scorer that keeps derived
+   * state per collection (an inverted index) rebuilds it when the revision changes. */
+  uint64_t revision;
+  /* Calls sink once per document of the collection (id and text, valid during the sink call),
+   * in no particular order. The host holds the collection's read lock meanwhile: keep it brief
+   * and do not call back into the services from the sink. */
+  lh_status (*documents_scan)(void* ctx, void (*sink)(void* sink_ctx, lh_str id, lh_str text),
+                              void* sink_ctx);
 } lh_score_services;
 
 typedef struct lh_score_request {
@@ -258,6 +271,22 @@ typedef void (*lh_document_sink)(void* sink_ctx, const lh_document* document);
 typedef void (*lh_bytes_sink)(void* sink_ctx, lh_str bytes);
 typedef void (*lh_kv_sink)(void* sink_ctx, lh_str key, lh_str value);
 
+/* A change another writer committed to shared storage (ABI 1.1, see changes_wait). */
+typedef enum lh_change_kind {
+  LH_CHANGE_COLLECTION = 1, /* collection created, its settings replaced, or deleted */
+  LH_CHANGE_DOCUMENT = 2,   /* document `key` of `collection` upserted or deleted */
+  LH_CHANGE_KV = 3,         /* key/value `key` put or deleted */
+  LH_CHANGE_RESYNC = 4      /* changes may have been missed (e.g. a reconnect): re-read all */
+} lh_change_kind;
+
+typedef struct lh_change {
+  uint32_t struct_size;
+  uint32_t kind;     /* lh_change_kind */
+  lh_str collection; /* COLLECTION, DOCUMENT: the collection; otherwise empty */
+  lh_str key;        /* DOCUMENT: the document id; KV: the key; otherwise empty */
+} lh_change;
+typedef void (*lh_change_sink)(void* sink_ctx, const lh_change* change);
+
 typedef struct lh_storage_backend_v1 {
   uint32_t struct_size;
   /* Creates the collection or replaces its settings; *created = 1 if it did not exist. */
@@ -290,6 +319,14 @@ typedef struct lh_storage_backend_v1 {
   lh_status (*kv_delete)(void* self, lh_str key, lh_error* err);
   /* Calls sink for every key starting with `prefix`, ordered by key. */
   lh_status (*kv_list)(void* self, lh_str prefix, lh_kv_sink sink, void* sink_ctx, lh_error* err);
+  /* --- ABI 1.1 (optional: the host uses it only if struct_size covers it) --- */
+  /* Waits up to timeout_ms for writes that OTHER writers (another host replica on the same
+   * database) committed, and reports each through sink, in commit order. Writes made through
+   * this instance are not reported. Returns LH_OK on timeout with nothing to report and
+   * LH_ERR_UNSUPPORTED when the store is private to one process (SQLite): the host then stops
+   * asking. The host calls it from one dedicated thread, never concurrently with itself. */
+  lh_status (*changes_wait)(void* self, uint32_t timeout_ms, lh_change_sink sink, void* sink_ctx,
+                            lh_error* err);
 } lh_storage_backend_v1;
 
 /* ---------------------------------------------------------------------------------------------
