@@ -3,7 +3,10 @@
 # the SAME lakehost-loadgen settings; prints a markdown block ready for docs/benchmarks.md.
 #
 #   bench/run.sh [-c CONCURRENCY] [-d DURATION] [-t THREADS] [-w WARMUP] [--path PATH]
-#                [--build-dir DIR] [--skip-build]
+#                [--build-dir DIR] [--skip-build] [--default MANIFEST]...
+#
+# --default NAME makes manifests/NAME.json, or manifests/examples/NAME.json, the default plugin of
+# its kind for lakehost (e.g. --default vector-hnswlib, --default scorer-cosine); repeatable.
 #
 # Environment (flags win): CONCURRENCY (10), DURATION (30s), THREADS (2, both servers),
 # WARMUP (2s, discarded run before each measurement; 0 to skip), LAKEHOST_PATH
@@ -25,8 +28,9 @@ baseline_path="${BASELINE_PATH:-}"
 build="${LAKEHOST_BUILD_DIR:-build}"
 skip_build="${BENCH_SKIP_BUILD:-0}"
 loadgen_extra="${LOADGEN_ARGS:-}"
+defaults=()
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     -c | --concurrency) concurrency="$2"; shift 2 ;;
@@ -36,6 +40,7 @@ while [ $# -gt 0 ]; do
     --path) lakehost_path="$2"; shift 2 ;;
     --build-dir) build="$2"; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
+    --default) defaults+=("$2"); shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -142,8 +147,27 @@ stop_server
 
 # ---- lakehost ------------------------------------------------------------------------------------
 log "starting lakehost ($threads threads)"
-mkdir -p "$tmp/data"
-"$lakehost" serve --listen 127.0.0.1:0 --manifests manifests --data "$tmp/data" \
+mkdir -p "$tmp/data" "$tmp/manifests"
+cp manifests/*.json "$tmp/manifests/"
+for name in "${defaults[@]}"; do
+  src="manifests/$name.json"
+  [ -f "$src" ] || src="manifests/examples/$name.json"
+  [ -f "$src" ] || { echo "bench/run.sh: no manifest $name" >&2; exit 2; }
+  cp "$src" "$tmp/manifests/$name.json"
+  # The named manifest becomes its kind's only default.
+  python3 - "$tmp/manifests" "$name" <<'PY'
+import json, pathlib, sys
+d, name = pathlib.Path(sys.argv[1]), sys.argv[2]
+kind = json.loads((d / f"{name}.json").read_text())["kind"]
+for f in d.glob("*.json"):
+    m = json.loads(f.read_text())
+    if m["kind"] == kind:
+        m["default"] = f.stem == name
+        m["enabled"] = m.get("enabled", True) or f.stem == name
+        f.write_text(json.dumps(m, indent=2) + "\n")
+PY
+done
+"$lakehost" serve --listen 127.0.0.1:0 --manifests "$tmp/manifests" --data "$tmp/data" \
   --demo data/demo/workers.jsonl --threads "$threads" --no-watch --port-file "$tmp/lakehost.port" \
   --log-level warn >"$tmp/lakehost.log" 2>&1 &
 server_pid=$!
@@ -189,7 +213,7 @@ cat <<EOF
   $warmup warm-up that is not counted.
 - Baseline: \`lakehost-baseline-server\`, Pistache + RapidJSON parse + a fixed 1.5 KB
   matrix-search-shaped reply, same endpoint options and keep-alive workaround as lakehost.
-- lakehost: \`lakehost serve --manifests manifests --demo data/demo/workers.jsonl\` ($docs documents).
+- lakehost: \`lakehost serve --manifests manifests --demo data/demo/workers.jsonl\` ($docs documents)${defaults[*]:+, defaults switched to: ${defaults[*]}}.
 - Command: \`$cmd\`
 
 | server | path | requests | RPS | p50 ms | p95 ms | p99 ms | max ms | non-2xx | transport errors |

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "json_util.h"
+#include "request_json.h"
 
 namespace lakehost {
 namespace {
@@ -19,35 +20,6 @@ constexpr size_t kMaxK = 1000;
 constexpr size_t kMaxIdBytes = 512;
 
 using Value = rapidjson::Value;
-
-HttpResponse ok_json(const rapidjson::StringBuffer& buf, int status = 200) {
-  return {status, std::string(buf.GetString(), buf.GetSize()), "application/json"};
-}
-
-// Parses the body as a JSON object (an empty body counts as {} when allowed).
-rapidjson::Document parse_body(const HttpRequest& req, bool allow_empty = false) {
-  rapidjson::Document d;
-  const std::string& body = *req.body;
-  if (allow_empty && body.find_first_not_of(" \t\r\n") == std::string::npos) {
-    d.SetObject();
-    return d;
-  }
-  if (auto err = json::parse(body, d)) throw ApiError(400, "malformed_json", "body: " + *err);
-  if (!d.IsObject()) throw bad_request("body must be a JSON object");
-  return d;
-}
-
-const Value* member(const Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  return it == obj.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
-}
-
-std::optional<std::string> opt_string(const Value& obj, const char* name) {
-  const Value* v = member(obj, name);
-  if (!v) return std::nullopt;
-  if (!v->IsString()) throw bad_request(std::string("/") + name + " must be a string");
-  return std::string(v->GetString(), v->GetStringLength());
-}
 
 size_t opt_k(const Value& obj, size_t def) {
   const Value* v = member(obj, "k");
@@ -235,6 +207,9 @@ void Api::install(HttpServer& s) {
   s.route("GET", "/v1/storage/{key}", bind(&Api::get_blob));
   s.route("DELETE", "/v1/storage/{key}", bind(&Api::delete_blob));
   s.route("GET", "/v1/storage", bind(&Api::list_blobs));
+  s.route("POST", "/v1/chat", bind(&Api::chat));
+  s.route("POST", "/v1/chat/completions", bind(&Api::chat_completions));
+  s.route("GET", "/v1/models", bind(&Api::models));
 }
 
 // ---- health, plugins, reload ------------------------------------------------------------------

@@ -66,6 +66,12 @@ class Api {
   HttpResponse get_blob(const HttpRequest&);
   HttpResponse delete_blob(const HttpRequest&);
   HttpResponse list_blobs(const HttpRequest&);
+  // chat_routes.cpp
+  HttpResponse chat(const HttpRequest&);
+  HttpResponse chat_completions(const HttpRequest&);
+  HttpResponse models(const HttpRequest&);
+  // Validates a chat request and retrieves its context; returns the call (a ChatCall).
+  std::shared_ptr<void> prepare_chat(const HttpRequest& req, rapidjson::Document& body);
   // Embeds a query with the collection's embedder (cached) or checks a client vector.
   std::vector<float> query_vector(const CollectionIndex& coll, const std::string* query,
                                   const rapidjson::Value* vector);

@@ -3,11 +3,19 @@
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "api_error.h"
 #include "json_util.h"
@@ -58,17 +66,71 @@ std::optional<std::string> url_decode(const std::string& s) {
 
 }  // namespace
 
+// A fixed pool of threads for responses that wait on upstream servers (chat, remote
+// embedders): Pistache runs handlers on its few network threads, and one slow upstream call
+// there would stall every connection of that thread.
+class WorkerPool {
+ public:
+  WorkerPool(int threads, size_t max_queue) : max_queue_(max_queue) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~WorkerPool() { stop(); }
+  // False when the queue is full (the caller answers 503).
+  bool post(std::function<void()> task) {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= max_queue_) return false;
+    queue_.push_back(std::move(task));
+    cv_.notify_one();
+    return true;
+  }
+  // Finishes queued and running tasks, then joins.
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+  size_t max_queue_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
 struct HttpServer::Impl {
   HttpOptions options;
   Metrics& metrics;
   std::vector<Route> routes;
   RouteMetrics* unmatched;
   std::shared_ptr<Http::Endpoint> endpoint;
+  std::unique_ptr<WorkerPool> workers;
 
   Impl(HttpOptions o, Metrics& m)
       : options(std::move(o)), metrics(m), unmatched(m.route("ANY", "unmatched")) {}
 
   void handle(const Http::Request& req, Http::ResponseWriter writer);
+  void send(Http::ResponseWriter& writer, bool client_close, const HttpResponse& resp);
+  void stream(Http::ResponseWriter& writer, bool client_close, const HttpResponse& resp,
+              RouteMetrics* rm, std::chrono::steady_clock::time_point start);
   HttpResponse dispatch(const std::string& method, const std::string& raw_path,
                         const std::string& body,
                         const std::function<std::optional<std::string>(const std::string&)>& q,
@@ -254,6 +316,48 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
     client_close = c->control() == Http::ConnectionControl::Close;
   else
     client_close = req.version() == Http::Version::Http10;
+
+  if (resp.deferred || resp.stream) {
+    // The writer moves to a worker thread; its writes are queued to this network thread's
+    // reactor, which stays free meanwhile.
+    auto w = std::make_shared<Http::ResponseWriter>(std::move(writer));
+    auto task = [this, w, client_close, rm, start, resp = std::move(resp)]() mutable {
+      if (resp.stream) {
+        stream(*w, client_close, resp, rm, start);
+        return;
+      }
+      HttpResponse r = [&] {
+        try {
+          return resp.deferred();
+        } catch (const ApiError& e) {
+          return error(e.status(), e.code(), e.what());
+        } catch (const std::exception& e) {
+          spdlog::error("deferred response: {}", e.what());
+          return error(500, "internal", e.what());
+        }
+      }();
+      send(*w, client_close, r);
+      if (rm)
+        rm->observe(
+            r.status,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    };
+    if (!workers->post(std::move(task))) {
+      auto busy = error(503, "server_busy",
+                        "too many requests are waiting for upstream servers; retry later");
+      send(*w, client_close, busy);
+      if (rm) rm->observe(503, 0);
+    }
+    return;
+  }
+  send(writer, client_close, resp);
+  if (rm)
+    rm->observe(resp.status,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+void HttpServer::Impl::send(Http::ResponseWriter& writer, bool client_close,
+                            const HttpResponse& resp) {
   writer.headers().remove<Http::Header::Connection>();
   writer.headers().add<Http::Header::Connection>(client_close ? Http::ConnectionControl::Close
                                                               : Http::ConnectionControl::KeepAlive);
@@ -277,8 +381,82 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
     sent.then([peer](ssize_t) { ::shutdown(peer->fd(), SHUT_RDWR); },
               [peer](std::exception_ptr) { ::shutdown(peer->fd(), SHUT_RDWR); });
   }
+}
+
+namespace {
+// Sends all of `data` on a non-blocking socket, waiting for it to drain; false when the client
+// is gone or stopped reading for `stall`.
+bool send_all(int fd, std::string_view data, std::chrono::milliseconds stall) {
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, static_cast<int>(stall.count())) <= 0 || (p.revents & (POLLERR | POLLHUP)))
+        return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+// A streamed response is written to the socket directly by the worker thread, framed as HTTP/1.1
+// chunks. Pistache 0.0.5's ResponseStream cannot be used from another thread: several flushes
+// queued for one connection trip its transport's "could not find write data" assertion, which
+// terminates the process. The network thread does not touch the connection meanwhile: it waits
+// for the next request, which a client sends only after the end of this one.
+void HttpServer::Impl::stream(Http::ResponseWriter& writer, bool client_close,
+                              const HttpResponse& resp, RouteMetrics* rm,
+                              std::chrono::steady_clock::time_point start) {
+  auto peer = writer.getPeer();  // keeps the connection's state alive until we are done
+  const int fd = peer ? peer->fd() : -1;
+  constexpr auto kStall = std::chrono::seconds(30);
+  bool started = false, gone = fd < 0;
+  StreamWrite write = [&](std::string_view chunk) -> bool {
+    if (gone) return false;
+    if (chunk.empty()) return true;  // an empty chunk would end the body
+    std::string out;
+    if (!started) {
+      started = true;
+      out = "HTTP/1.1 200 OK\r\nContent-Type: " + resp.content_type +
+            "\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: " +
+            (client_close ? "Close" : "Keep-Alive") + "\r\n\r\n";
+    }
+    char size_line[24];
+    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk.size());
+    out.append(size_line, static_cast<size_t>(n));
+    out.append(chunk);
+    out.append("\r\n");
+    if (!send_all(fd, out, kStall)) {
+      spdlog::debug("stream: the client is gone");
+      gone = true;
+    }
+    return !gone;
+  };
+  HttpResponse r = [&] {
+    try {
+      return resp.stream(write);
+    } catch (const ApiError& e) {
+      return error(e.status(), e.code(), e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("streamed response: {}", e.what());
+      return error(500, "internal", e.what());
+    }
+  }();
+  if (!started) {
+    send(writer, client_close, r);
+  } else {
+    if (!gone) gone = !send_all(fd, "0\r\n\r\n", kStall);
+    if (client_close || gone) ::shutdown(fd, SHUT_RDWR);
+  }
   if (rm)
-    rm->observe(resp.status,
+    rm->observe(started ? 200 : r.status,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
@@ -294,12 +472,15 @@ void HttpServer::start() {
                   .headerTimeout(o.header_timeout)
                   .bodyTimeout(o.body_timeout)
                   .keepaliveTimeout(o.keepalive_timeout);
+  impl_->workers = std::make_unique<WorkerPool>(o.workers, o.worker_queue);
   impl_->endpoint->init(opts);
   impl_->endpoint->setHandler(Http::make_handler<PistacheHandler>(impl_.get()));
   impl_->endpoint->serveThreaded();
 }
 
 void HttpServer::stop() {
+  // Upstream calls in flight finish first (their writers need the endpoint's transport).
+  if (impl_ && impl_->workers) impl_->workers->stop();
   if (impl_ && impl_->endpoint) {
     impl_->endpoint->shutdown();
     impl_->endpoint.reset();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "metrics.h"
@@ -23,6 +24,9 @@ struct HttpRequest {
   std::function<std::optional<std::string>(const std::string&)> query;
 };
 
+// Sends one chunk of a streamed body at once; false when the client is gone.
+using StreamWrite = std::function<bool(std::string_view chunk)>;
+
 struct HttpResponse {
   HttpResponse(int s = 200, std::string b = "", std::string type = "application/json")
       : status(s), body(std::move(b)), content_type(std::move(type)) {}
@@ -30,6 +34,16 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "application/json";
   std::string allow;  // the Allow header of a 405
+
+  // Slow work (a call to an upstream server) that must not hold a network thread: when set, the
+  // server runs it on its worker pool and sends what it returns. Errors thrown are answered
+  // with the envelope, as for any handler.
+  std::function<HttpResponse()> deferred;
+  // A body produced piece by piece (server-sent events), also on the worker pool. The first
+  // write() sends status 200 with `content_type` and chunked encoding, then every write() is
+  // sent at once. If the producer returns (or throws) before writing anything, what it returns
+  // is sent as an ordinary response: errors before the first byte keep their HTTP status.
+  std::function<HttpResponse(const StreamWrite& write)> stream;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -42,6 +56,10 @@ struct HttpOptions {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds keepalive_timeout{60000};
+  // Threads for deferred and streamed responses (upstream calls), and how many such requests
+  // may wait for one; beyond that the answer is 503 `server_busy`.
+  int workers = 8;
+  size_t worker_queue = 256;
 };
 
 class HttpServer {

@@ -176,6 +176,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cmd->add_option("--keepalive-timeout-ms", keepalive_ms, "Idle keep-alive connections close after")
       ->capture_default_str();
+  cmd->add_option("--upstream-workers", http.workers,
+                  "Threads for requests that wait on upstream servers (chat)")
+      ->envname("LAKEHOST_UPSTREAM_WORKERS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--upstream-queue", http.worker_queue,
+                  "Such requests that may wait for a thread; beyond it: 503 server_busy")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   cmd->add_option("--embed-cache-entries", embed_cache_entries,
                   "Query embeddings kept in the LRU embed cache (0 disables it)")
       ->envname("LAKEHOST_EMBED_CACHE_ENTRIES")
