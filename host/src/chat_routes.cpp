@@ -124,6 +124,19 @@ void write_usage(json::Writer& w, const lh_chat_usage& u) {
   w.EndObject();
 }
 
+// The members every chat.completion and chat.completion.chunk object starts with.
+void completion_head(json::Writer& w, const std::string& id, const char* object, int64_t created,
+                     const std::string& model) {
+  json::key(w, "id");
+  json::put(w, id);
+  json::key(w, "object");
+  json::put(w, object);
+  json::key(w, "created");
+  w.Int64(created);
+  json::key(w, "model");
+  json::put(w, model);
+}
+
 void write_sources(json::Writer& w, const std::vector<std::string>& sources) {
   json::key(w, "sources");
   w.StartArray();
@@ -269,14 +282,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
       rapidjson::StringBuffer buf;
       json::Writer w(buf);
       w.StartObject();
-      json::key(w, "id");
-      json::put(w, id);
-      json::key(w, "object");
-      json::put(w, "chat.completion");
-      json::key(w, "created");
-      w.Int64(created);
-      json::key(w, "model");
-      json::put(w, call->provider->id());
+      completion_head(w, id, "chat.completion", created, call->provider->id());
       json::key(w, "choices");
       w.StartArray();
       w.StartObject();
@@ -310,14 +316,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
       rapidjson::StringBuffer buf;
       json::Writer w(buf);
       w.StartObject();
-      json::key(w, "id");
-      json::put(w, id);
-      json::key(w, "object");
-      json::put(w, "chat.completion.chunk");
-      json::key(w, "created");
-      w.Int64(created);
-      json::key(w, "model");
-      json::put(w, call->provider->id());
+      completion_head(w, id, "chat.completion.chunk", created, call->provider->id());
       choices_and_more(w);
       w.EndObject();
       return "data: " + std::string(buf.GetString(), buf.GetSize()) + "\n\n";

@@ -82,7 +82,8 @@ class RegistryTest : public ::testing::Test {
 TEST_F(RegistryTest, FirstGenerationHasEveryDefault) {
   auto gen = registry_->current();
   EXPECT_EQ(gen->number(), 1u);
-  EXPECT_EQ(gen->plugins().size(), 5u);  // two scorers: playbook (default) and cosine
+  // three scorers: playbook (default), cosine and hybrid
+  EXPECT_EQ(gen->plugins().size(), 6u);
   for (auto kind : {LH_KIND_EMBED_PROVIDER, LH_KIND_VECTOR_BACKEND, LH_KIND_RETRIEVAL_SCORER,
                     LH_KIND_STORAGE_BACKEND})
     EXPECT_NE(gen->default_of(kind), nullptr) << kind_name(kind);
