@@ -51,52 +51,22 @@ Usage: ollama_server.py --port-file FILE [--port 0] [--dimension 16]
 import argparse
 import hashlib
 import json
-import os
 import re
 import struct
 import sys
-import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from upstream_control import ControlHandler, ControlState, serve
 
 VERSION = "0.6.2"
 
 
-class State:
-    """Everything the test controls or inspects; shared by all handler threads."""
-
+class State(ControlState):
     def __init__(self, models, dimension):
-        self.lock = threading.Lock()
         self.models = models
         self.dimension = dimension
-        self.reset()
-
-    def reset(self):
-        with self.lock:
-            self.requests = []
-            self.fail_next = 0
-            self.fail_status = 500
-            self.fail_retry_after = None
-            self.fail_body = None
-            self.delay_ms = 0
-            self.stream_error_after = None
-            self.drop_after = None
-
-    def take_failure(self):
-        """(status, retry_after, body) for an injected failure, or None."""
-        with self.lock:
-            if self.fail_next <= 0:
-                return None
-            self.fail_next -= 1
-            return self.fail_status, self.fail_retry_after, self.fail_body
-
-    def take_stream_fault(self):
-        with self.lock:
-            fault = (self.stream_error_after, self.drop_after)
-            self.stream_error_after = None
-            self.drop_after = None
-            return fault
+        super().__init__()
 
 
 def canonical_model(name):
@@ -132,22 +102,10 @@ def now_rfc3339():
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive and chunked streams, like the real server
+class Handler(ControlHandler):
     server_version = "ollama-test"
 
-    def log_message(self, fmt, *args):  # quiet: the tests read what they need from /_control
-        pass
-
-    @property
-    def state(self):
-        return self.server.state
-
     # ---- plumbing -------------------------------------------------------------------------------
-
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def send_json(self, status, obj, extra_headers=None):
         data = json.dumps(obj).encode()
@@ -162,58 +120,25 @@ class Handler(BaseHTTPRequestHandler):
     def error(self, status, message):
         self.send_json(status, {"error": message})
 
+    def failure_body(self, status):
+        return {"error": "injected failure"}
+
     def start_chunked(self, content_type):
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 
-    def write_chunk(self, data):
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
     def end_chunked(self):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def record(self, raw):
-        try:
-            body = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError):
-            body = raw.decode("utf-8", "replace")
-        with self.state.lock:
-            self.state.requests.append({
-                "method": self.command,
-                "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": body,
-                "time": time.monotonic(),
-            })
-
-    # ---- dispatch -------------------------------------------------------------------------------
-
-    def do_GET(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
+    # ---- dispatch (after ControlHandler's recording and injected faults) ------------------------
 
     def do_DELETE(self):
         self.dispatch()
 
-    def dispatch(self):
-        raw = self.read_body()
-        path = self.path.split("?", 1)[0]
-        if path.startswith("/_control"):
-            return self.control(path, raw)
-        self.record(raw)
-        if self.state.delay_ms:
-            time.sleep(self.state.delay_ms / 1000.0)
-        failure = self.state.take_failure()
-        if failure:
-            status, retry_after, body = failure
-            headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-            return self.send_json(status, body or {"error": "injected failure"}, headers)
+    def api(self, path, raw):
         routes = {
             ("POST", "/api/embed"): self.embed,
             ("POST", "/api/chat"): self.chat,
@@ -241,32 +166,6 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(400, "json: cannot unmarshal into request object")
             return route(req)
         return route()
-
-    def control(self, path, raw):
-        if self.command == "GET" and path == "/_control/requests":
-            with self.state.lock:
-                return self.send_json(200, {"requests": list(self.state.requests)})
-        if self.command == "POST" and path == "/_control":
-            try:
-                c = json.loads(raw or b"{}")
-            except ValueError as e:
-                return self.send_json(400, {"error": str(e)})
-            if c.get("reset"):
-                self.state.reset()
-            with self.state.lock:
-                if "fail_next" in c:
-                    self.state.fail_next = int(c["fail_next"])
-                    self.state.fail_status = int(c.get("status", 500))
-                    self.state.fail_retry_after = c.get("retry_after")
-                    self.state.fail_body = c.get("body")
-                if "delay_ms" in c:
-                    self.state.delay_ms = int(c["delay_ms"])
-                if "stream_error_after" in c:
-                    self.state.stream_error_after = int(c["stream_error_after"])
-                if "drop_after" in c:
-                    self.state.drop_after = int(c["drop_after"])
-            return self.send_json(200, {"ok": True})
-        return self.send_json(404, {"error": "unknown control endpoint"})
 
     # ---- the API --------------------------------------------------------------------------------
 
@@ -398,18 +297,8 @@ def main():
                    help="comma-separated names the server knows (\":latest\" implied)")
     args = p.parse_args()
 
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    server.state = State({canonical_model(m) for m in args.models.split(",") if m}, args.dimension)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{server.server_address[1]}\n")
-    os.replace(tmp, args.port_file)  # readers never see a half-written file
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    state = State({canonical_model(m) for m in args.models.split(",") if m}, args.dimension)
+    return serve(Handler, state, args.host, args.port, args.port_file)
 
 
 if __name__ == "__main__":

@@ -60,53 +60,25 @@ import argparse
 import base64
 import hashlib
 import json
-import os
 import re
 import struct
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from upstream_control import ControlHandler, ControlState, serve
 
 MAX_INPUTS = 2048  # the documented limit of one embeddings request
 
 
-class State:
-    """Everything the test controls or inspects; shared by all handler threads."""
+class State(ControlState):
+    FLAGS = {"reverse_order": False}
 
     def __init__(self, models, dimension, api_key):
-        self.lock = threading.Lock()
         self.models = models
         self.dimension = dimension
         self.api_key = api_key
-        self.reset()
-
-    def reset(self):
-        with self.lock:
-            self.requests = []
-            self.fail_next = 0
-            self.fail_status = 500
-            self.fail_retry_after = None
-            self.fail_body = None
-            self.delay_ms = 0
-            self.stream_error_after = None
-            self.drop_after = None
-            self.reverse_order = False
-
-    def take_failure(self):
-        with self.lock:
-            if self.fail_next <= 0:
-                return None
-            self.fail_next -= 1
-            return self.fail_status, self.fail_retry_after, self.fail_body
-
-    def take_stream_fault(self):
-        with self.lock:
-            fault = (self.stream_error_after, self.drop_after)
-            self.stream_error_after = None
-            self.drop_after = None
-            return fault
+        super().__init__()
 
 
 def error_object(message, type_="invalid_request_error", param=None, code=None):
@@ -137,22 +109,10 @@ def chat_reply(messages):
     return re.findall(r"\S+\s*", reply)  # one delta per word, trailing whitespace kept
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(ControlHandler):
     server_version = "openai-test"
 
-    def log_message(self, fmt, *args):
-        pass
-
-    @property
-    def state(self):
-        return self.server.state
-
     # ---- plumbing -------------------------------------------------------------------------------
-
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def send_json(self, status, obj, extra_headers=None):
         data = json.dumps(obj).encode()
@@ -167,52 +127,18 @@ class Handler(BaseHTTPRequestHandler):
     def error(self, status, message, type_="invalid_request_error", param=None, code=None):
         self.send_json(status, error_object(message, type_, param, code))
 
-    def write_chunk(self, data):
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+    def failure_body(self, status):
+        return error_object("injected failure", "server_error") if status >= 500 else \
+            error_object("Rate limit reached for requests", "requests", None, "rate_limit_exceeded") \
+            if status == 429 else error_object("injected failure")
 
     def event(self, obj):
         payload = obj if isinstance(obj, str) else json.dumps(obj)
         self.write_chunk(b"data: " + payload.encode() + b"\n\n")
 
-    def record(self, raw):
-        try:
-            body = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError):
-            body = raw.decode("utf-8", "replace")
-        with self.state.lock:
-            self.state.requests.append({
-                "method": self.command,
-                "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": body,
-                "time": time.monotonic(),
-            })
+    # ---- dispatch (after ControlHandler's recording and injected faults) ------------------------
 
-    # ---- dispatch -------------------------------------------------------------------------------
-
-    def do_GET(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
-
-    def dispatch(self):
-        raw = self.read_body()
-        path = self.path.split("?", 1)[0]
-        if path.startswith("/_control"):
-            return self.control(path, raw)
-        self.record(raw)
-        if self.state.delay_ms:
-            time.sleep(self.state.delay_ms / 1000.0)
-        failure = self.state.take_failure()
-        if failure:
-            status, retry_after, body = failure
-            headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-            default = error_object("injected failure", "server_error") if status >= 500 else \
-                error_object("Rate limit reached for requests", "requests", None, "rate_limit_exceeded") \
-                if status == 429 else error_object("injected failure")
-            return self.send_json(status, body or default, headers)
+    def api(self, path, raw):
         if not self.authorised():
             return
         routes = {
@@ -248,34 +174,6 @@ class Handler(BaseHTTPRequestHandler):
             self.error(401, "Incorrect API key provided.", code="invalid_api_key")
             return False
         return True
-
-    def control(self, path, raw):
-        if self.command == "GET" and path == "/_control/requests":
-            with self.state.lock:
-                return self.send_json(200, {"requests": list(self.state.requests)})
-        if self.command == "POST" and path == "/_control":
-            try:
-                c = json.loads(raw or b"{}")
-            except ValueError as e:
-                return self.send_json(400, {"error": str(e)})
-            if c.get("reset"):
-                self.state.reset()
-            with self.state.lock:
-                if "fail_next" in c:
-                    self.state.fail_next = int(c["fail_next"])
-                    self.state.fail_status = int(c.get("status", 500))
-                    self.state.fail_retry_after = c.get("retry_after")
-                    self.state.fail_body = c.get("body")
-                if "delay_ms" in c:
-                    self.state.delay_ms = int(c["delay_ms"])
-                if "stream_error_after" in c:
-                    self.state.stream_error_after = int(c["stream_error_after"])
-                if "drop_after" in c:
-                    self.state.drop_after = int(c["drop_after"])
-                if "reverse_order" in c:
-                    self.state.reverse_order = bool(c["reverse_order"])
-            return self.send_json(200, {"ok": True})
-        return self.send_json(404, {"error": "unknown control endpoint"})
 
     # ---- the API --------------------------------------------------------------------------------
 
@@ -422,18 +320,8 @@ def main():
     p.add_argument("--api-key", default="", help="require Authorization: Bearer <key>")
     args = p.parse_args()
 
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    server.state = State({m for m in args.models.split(",") if m}, args.dimension, args.api_key)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{server.server_address[1]}\n")
-    os.replace(tmp, args.port_file)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    state = State({m for m in args.models.split(",") if m}, args.dimension, args.api_key)
+    return serve(Handler, state, args.host, args.port, args.port_file)
 
 
 if __name__ == "__main__":

@@ -113,28 +113,33 @@ class AnthropicChat final : public lakehost::ChatProvider {
     auto integer = [&](const char* name, int64_t fallback) {
       return d.HasMember(name) ? d[name].GetInt64() : fallback;
     };
-    model_ = str("model", "");
     version_ = str("anthropic_version", "2023-06-01");
     max_tokens_ = static_cast<int32_t>(integer("max_tokens", 1024));
     if (d.HasMember("temperature")) temperature_ = d["temperature"].GetDouble();
     if (d.HasMember("stream")) stream_ = d["stream"].GetBool();
-    // The key is read once, here: a missing variable fails the reload, naming it (never its
-    // value). No api_key_env: no x-api-key header (a gateway that adds its own, a test server).
-    const std::string key_env = str("api_key_env", "");
-    if (!key_env.empty()) api_key_ = http::secret_from_env(key_env, "api_key_env");
 
     http::ClientConfig c;
-    c.base_url = str("base_url", "https://api.anthropic.com");
+    c.base_url = "https://api.anthropic.com";
+    c.user_agent = "lakehost-chat-anthropic/1.0.0";
+    c.timeout_ms = 600000;
+    c.connect_timeout_ms = 10000;
+    c.max_retries = 2;
+    c.backoff_initial_ms = 500;
+    c.backoff_max_ms = 8000;
+    std::string key_env;
+    // The connection settings (the members read above are the plugin's own).
+    const rapidjson::Value& object = d;  // const view: see embed-hash on C++20 and RapidJSON
+    for (const auto& m : object.GetObject()) {
+      const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      http::read_connection_setting("chat-anthropic", name, m.value, c, model_, key_env);
+    }
+    // The key is read once, here: a missing variable fails the reload, naming it (never its
+    // value). No api_key_env: no x-api-key header (a gateway that adds its own, a test server).
+    if (!key_env.empty()) api_key_ = http::secret_from_env(key_env, "api_key_env");
     // Anthropic's SDKs take the root; a root ending in /v1 (OpenAI habits) is accepted too.
     while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
     if (c.base_url.size() >= 3 && c.base_url.compare(c.base_url.size() - 3, 3, "/v1") == 0)
       c.base_url.resize(c.base_url.size() - 3);
-    c.user_agent = "lakehost-chat-anthropic/1.0.0";
-    c.timeout_ms = integer("timeout_ms", 600000);
-    c.connect_timeout_ms = integer("connect_timeout_ms", 10000);
-    c.max_retries = static_cast<int>(integer("max_retries", 2));
-    c.backoff_initial_ms = integer("retry_backoff_ms", 500);
-    c.backoff_max_ms = integer("retry_backoff_max_ms", 8000);
     c.headers.emplace_back("anthropic-version", version_);
     if (!api_key_.empty()) c.headers.emplace_back("x-api-key", api_key_);
     return c;

@@ -106,43 +106,18 @@ void parse_config(std::string_view json, Config& c) {
   if (json.empty()) json = "{}";
   if (d.Parse(json.data(), json.size()).HasParseError() || !d.IsObject())
     bad_config("not a JSON object");
-  auto integer = [](const rapidjson::Value& v, const char* key, int64_t lo, int64_t hi) {
-    if (!v.IsInt64() || v.GetInt64() < lo || v.GetInt64() > hi)
-      bad_config("\"" + std::string(key) + "\" must be an integer in [" + std::to_string(lo) +
-                 ", " + std::to_string(hi) + "]");
-    return v.GetInt64();
-  };
-  auto string = [](const rapidjson::Value& v, const char* key) {
-    if (!v.IsString() || v.GetStringLength() == 0)
-      bad_config("\"" + std::string(key) + "\" must be a non-empty string");
-    return std::string(v.GetString(), v.GetStringLength());
-  };
   const rapidjson::Value& object = d;  // const view: see embed-hash on C++20 and RapidJSON
   for (const auto& m : object.GetObject()) {
     const std::string key(m.name.GetString(), m.name.GetStringLength());
     const auto& v = m.value;
-    if (key == "base_url") {
-      c.http.base_url = string(v, "base_url");
-    } else if (key == "model") {
-      c.model = string(v, "model");
-    } else if (key == "api_key_env") {
-      c.api_key_env = string(v, "api_key_env");
-    } else if (key == "stream") {
+    if (lakehost::http::read_connection_setting(kName, key, v, c.http, c.model, c.api_key_env))
+      continue;
+    if (key == "stream") {
       if (!v.IsBool()) bad_config("\"stream\" must be true or false");
       c.stream = v.GetBool();
     } else if (key == "stream_usage") {
       if (!v.IsBool()) bad_config("\"stream_usage\" must be true or false");
       c.stream_usage = v.GetBool();
-    } else if (key == "timeout_ms") {
-      c.http.timeout_ms = integer(v, "timeout_ms", 1, 3600000);
-    } else if (key == "connect_timeout_ms") {
-      c.http.connect_timeout_ms = integer(v, "connect_timeout_ms", 1, 600000);
-    } else if (key == "max_retries") {
-      c.http.max_retries = static_cast<int>(integer(v, "max_retries", 0, 10));
-    } else if (key == "retry_backoff_ms") {
-      c.http.backoff_initial_ms = integer(v, "retry_backoff_ms", 0, 600000);
-    } else if (key == "retry_backoff_max_ms") {
-      c.http.backoff_max_ms = integer(v, "retry_backoff_max_ms", 0, 600000);
     } else {
       bad_config("unknown option \"" + key + "\"");
     }

@@ -13,6 +13,9 @@
 //   lakehost::http::expect_ok(r);                                 // throws lakehost::Error
 //   client.post_json_stream("/api/chat", body, {}, [&](std::string_view line) { ... });
 //
+// Config parsing: read_connection_setting() reads the members every such plugin's config shares
+// (base_url, model, api_key_env, timeouts, retries); the plugin parses its own members.
+//
 // Ownership and threading. A Client owns a small pool of CURL easy handles (each keeps its
 // keep-alive connections); a call leases one handle for its duration, so any number of threads
 // may call one Client at once and a plugin that keeps only a Client and immutable config can
@@ -181,6 +184,71 @@ inline std::string secret_from_env(const std::string& name,
                                              " is not set or empty");
   }
   return v;
+}
+
+// ---- plugin config ----------------------------------------------------------------------------
+
+// Throws Error(LH_ERR_INVALID_ARGUMENT, "<plugin> config: <message>").
+[[noreturn]] inline void config_error(std::string_view plugin, const std::string& message) {
+  throw Error(LH_ERR_INVALID_ARGUMENT, std::string(plugin) + " config: " + message);
+}
+
+// The config member `name` (value `v`) as an integer in [lo, hi], else config_error naming it.
+inline int64_t config_integer(std::string_view plugin, std::string_view name,
+                              const rapidjson::Value& v, int64_t lo, int64_t hi) {
+  if (!v.IsInt64() || v.GetInt64() < lo || v.GetInt64() > hi) {
+    config_error(plugin, "\"" + std::string(name) + "\" must be an integer in [" +
+                             std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return v.GetInt64();
+}
+
+// The config member `name` (value `v`) as a non-empty string, else config_error naming it.
+inline std::string config_string(std::string_view plugin, std::string_view name,
+                                 const rapidjson::Value& v) {
+  if (!v.IsString() || v.GetStringLength() == 0)
+    config_error(plugin, "\"" + std::string(name) + "\" must be a non-empty string");
+  return std::string(v.GetString(), v.GetStringLength());
+}
+
+// The connection settings that the config of every plugin built on this client shares:
+//
+//   base_url              non-empty string   -> http.base_url
+//   model                 non-empty string   -> model
+//   api_key_env           non-empty string   -> api_key_env (only the name: the plugin reads it
+//                                                with secret_from_env and sends it its own way)
+//   timeout_ms            integer [1, 3600000] -> http.timeout_ms
+//   connect_timeout_ms    integer [1, 600000]  -> http.connect_timeout_ms
+//   max_retries           integer [0, 10]      -> http.max_retries
+//   retry_backoff_ms      integer [0, 600000]  -> http.backoff_initial_ms
+//   retry_backoff_max_ms  integer [0, 600000]  -> http.backoff_max_ms
+//
+// Given one member of a plugin's config object: stores it and returns true when `name` is one of
+// these (a wrong type or range throws config_error(plugin, ...)); returns false for any other
+// member, which the plugin parses itself. Defaults are the plugin's: set them before.
+inline bool read_connection_setting(std::string_view plugin, std::string_view name,
+                                    const rapidjson::Value& v, ClientConfig& http,
+                                    std::string& model, std::string& api_key_env) {
+  if (name == "base_url") {
+    http.base_url = config_string(plugin, name, v);
+  } else if (name == "model") {
+    model = config_string(plugin, name, v);
+  } else if (name == "api_key_env") {
+    api_key_env = config_string(plugin, name, v);
+  } else if (name == "timeout_ms") {
+    http.timeout_ms = static_cast<long>(config_integer(plugin, name, v, 1, 3600000));
+  } else if (name == "connect_timeout_ms") {
+    http.connect_timeout_ms = static_cast<long>(config_integer(plugin, name, v, 1, 600000));
+  } else if (name == "max_retries") {
+    http.max_retries = static_cast<int>(config_integer(plugin, name, v, 0, 10));
+  } else if (name == "retry_backoff_ms") {
+    http.backoff_initial_ms = static_cast<long>(config_integer(plugin, name, v, 0, 600000));
+  } else if (name == "retry_backoff_max_ms") {
+    http.backoff_max_ms = static_cast<long>(config_integer(plugin, name, v, 0, 600000));
+  } else {
+    return false;
+  }
+  return true;
 }
 
 // ---- the client -------------------------------------------------------------------------------
