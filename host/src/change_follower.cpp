@@ -11,6 +11,9 @@ namespace {
 constexpr uint32_t kWaitMs = 500;  // bounds how long stop() waits for the thread
 constexpr auto kRetryAfterError = std::chrono::seconds(1);
 constexpr auto kIdlePoll = std::chrono::milliseconds(500);  // no feed: look again after a reload
+// More changed documents than this in one collection (a bulk import on another replica): one
+// scan of the collection is cheaper than that many point reads.
+constexpr size_t kRebuildAbove = 256;
 }  // namespace
 
 ChangeFollower::ChangeFollower(Registry& registry,
@@ -155,6 +158,16 @@ void ChangeFollower::apply(const Batch& batch) {
     auto coll = gen->collection(name);
     if (!coll) {
       rebuild_collection(*gen, storage, name);
+      continue;
+    }
+    if (ids.size() > kRebuildAbove) {
+      auto stored = storage.collection_get(name);
+      if (!stored) {
+        gen->drop_collection(name);
+        continue;
+      }
+      gen->put_collection(Registry::build_collection(
+          *gen, &storage, name, CollectionSettings::from_json(*stored), nullptr));
       continue;
     }
     // Stored vectors are this replica's vectors only if both embedders are the same.

@@ -140,6 +140,26 @@ TEST_F(Replicas, DocumentsWrittenOnOneAreSearchableOnTheOther) {
   });
 }
 
+TEST_F(Replicas, ABulkImportOnOneIsSearchableOnTheOther) {
+  // 600 documents in one batch: the other replica rescans the collection instead of reading
+  // 600 documents one by one.
+  std::string body = "{\"documents\": [";
+  for (int i = 0; i < 600; ++i)
+    body += std::string(i ? "," : "") + "{\"id\": \"bulk-" + std::to_string(i) +
+            "\", \"text\": \"bulk imported profile number " + std::to_string(i) + "\"}";
+  body += "]}";
+  ASSERT_TRUE(json_ok(c_.post(a_->url("/v1/collections/workers/documents"), body), 200));
+  expect_visible("a 600-document batch", [&] {
+    rapidjson::Document d;
+    auto r = c_.get(b_->url("/v1/collections/workers"));
+    d.Parse(r.body.c_str());
+    return r.status == 200 && d.IsObject() && d["count"].GetUint64() == 800u;
+  });
+  auto ids = search_ids(*b_, "workers", "bulk imported profile number 599", 1);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(ids[0], "bulk-599");
+}
+
 TEST_F(Replicas, CollectionsCreatedAndDeletedOnOneAppearAndVanishOnTheOther) {
   ASSERT_TRUE(json_ok(c_.put(a_->url("/v1/collections/fleet"), "{}"), 201));
   ASSERT_TRUE(json_ok(c_.post(a_->url("/v1/collections/fleet/documents"),
