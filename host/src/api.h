@@ -21,6 +21,8 @@ struct ScoredResult {
   uint32_t flags;  // LH_RESULT_*
 };
 
+struct ChatCall;  // chat_routes.cpp
+
 class Api {
  public:
   Api(Registry& registry, Metrics& metrics, size_t embed_cache_entries = 10000);
@@ -70,8 +72,8 @@ class Api {
   HttpResponse chat(const HttpRequest&);
   HttpResponse chat_completions(const HttpRequest&);
   HttpResponse models(const HttpRequest&);
-  // Validates a chat request and retrieves its context; returns the call (a ChatCall).
-  std::shared_ptr<void> prepare_chat(const HttpRequest& req, rapidjson::Document& body);
+  // Validates a chat request and retrieves its context.
+  std::shared_ptr<ChatCall> prepare_chat(rapidjson::Document& body);
   // Embeds a query with the collection's embedder (cached) or checks a client vector.
   std::vector<float> query_vector(const CollectionIndex& coll, const std::string* query,
                                   const rapidjson::Value* vector);

@@ -13,14 +13,8 @@
 #include "request_json.h"
 
 namespace lakehost {
-namespace {
 
-using Value = rapidjson::Value;
-
-constexpr size_t kMaxMessages = 1000;
-constexpr size_t kDefaultChatK = 4;
-constexpr size_t kMaxChatK = 50;
-
+// One chat request, validated, with its retrieved context (declared in api.h).
 struct ChatCall {
   GenerationPtr gen;  // keeps the provider's instance (and library) alive during the call
   InstancePtr provider;
@@ -29,6 +23,14 @@ struct ChatCall {
   int32_t max_tokens = 0;
   std::vector<std::string> sources;  // ids of the documents put into the prompt
 };
+
+namespace {
+
+using Value = rapidjson::Value;
+
+constexpr size_t kMaxMessages = 1000;
+constexpr size_t kDefaultChatK = 4;
+constexpr size_t kMaxChatK = 50;
 
 struct ChatResult {
   std::string content;
@@ -148,7 +150,7 @@ void write_sources(json::Writer& w, const std::vector<std::string>& sources) {
 
 // Shared by both chat routes: the provider (the request's `model` names a chat provider id),
 // the messages, the sampling options, and retrieval when `collection` is given.
-std::shared_ptr<void> Api::prepare_chat(const HttpRequest& req, rapidjson::Document& body) {
+std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body) {
   auto call = std::make_shared<ChatCall>();
   call->gen = registry_.current();
   auto model = opt_string(body, "model");
@@ -220,7 +222,6 @@ std::shared_ptr<void> Api::prepare_chat(const HttpRequest& req, rapidjson::Docum
   while (at < call->messages.size() && call->messages[at].first == "system") ++at;
   call->messages.insert(call->messages.begin() + static_cast<std::ptrdiff_t>(at),
                         {"system", std::move(context)});
-  (void)req;
   return call;
 }
 
@@ -229,7 +230,7 @@ HttpResponse Api::chat(const HttpRequest& req) {
   if (const Value* s = member(body, "stream"); s && s->IsTrue())
     throw unprocessable(
         "/stream: POST /v1/chat answers at once; stream with POST /v1/chat/completions");
-  auto call = std::static_pointer_cast<ChatCall>(prepare_chat(req, body));
+  auto call = prepare_chat(body);
   HttpResponse r;
   r.deferred = [call] {
     ChatResult result = run_chat(*call, nullptr);
@@ -271,7 +272,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
   }
   if (const Value* n = member(body, "n"); n && !(n->IsInt() && n->GetInt() == 1))
     throw unprocessable("/n: only one choice (n = 1) is supported");
-  auto call = std::static_pointer_cast<ChatCall>(prepare_chat(req, body));
+  auto call = prepare_chat(body);
   const std::string id = new_completion_id();
   const int64_t created = unix_now();
 

@@ -66,6 +66,21 @@ std::optional<std::string> url_decode(const std::string& s) {
 
 }  // namespace
 
+namespace {
+// Runs a handler step; an ApiError becomes its envelope, any other exception a logged 500.
+template <typename Fn>
+HttpResponse answer(std::string_view what, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const ApiError& e) {
+    return HttpServer::error(e.status(), e.code(), e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {}", what, e.what());
+    return HttpServer::error(500, "internal", e.what());
+  }
+}
+}  // namespace
+
 // A fixed pool of threads for responses that wait on upstream servers (chat, remote
 // embedders): Pistache runs handlers on its few network threads, and one slow upstream call
 // there would stall every connection of that thread.
@@ -268,14 +283,7 @@ HttpResponse HttpServer::Impl::dispatch(
     }
     if (metrics_out) *metrics_out = r.metrics;
     HttpRequest req{method, raw_path, &body, std::move(params), q};
-    try {
-      return r.handler(req);
-    } catch (const ApiError& e) {
-      return error(e.status(), e.code(), e.what());
-    } catch (const std::exception& e) {
-      spdlog::error("{} {}: {}", method, raw_path, e.what());
-      return error(500, "internal", e.what());
-    }
+    return answer(method + " " + raw_path, [&] { return r.handler(req); });
   }
   if (!allowed.empty()) {
     std::string list;
@@ -326,16 +334,7 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
         stream(*w, client_close, resp, rm, start);
         return;
       }
-      HttpResponse r = [&] {
-        try {
-          return resp.deferred();
-        } catch (const ApiError& e) {
-          return error(e.status(), e.code(), e.what());
-        } catch (const std::exception& e) {
-          spdlog::error("deferred response: {}", e.what());
-          return error(500, "internal", e.what());
-        }
-      }();
+      HttpResponse r = answer("deferred response", [&] { return resp.deferred(); });
       send(*w, client_close, r);
       if (rm)
         rm->observe(
@@ -439,16 +438,7 @@ void HttpServer::Impl::stream(Http::ResponseWriter& writer, bool client_close,
     }
     return !gone;
   };
-  HttpResponse r = [&] {
-    try {
-      return resp.stream(write);
-    } catch (const ApiError& e) {
-      return error(e.status(), e.code(), e.what());
-    } catch (const std::exception& e) {
-      spdlog::error("streamed response: {}", e.what());
-      return error(500, "internal", e.what());
-    }
-  }();
+  HttpResponse r = answer("streamed response", [&] { return resp.stream(write); });
   if (!started) {
     send(writer, client_close, r);
   } else {

@@ -28,6 +28,7 @@
 // notifications of OTHER origins to the host. A lost listener reconnects and reports a resync,
 // since notifications sent meanwhile are gone.
 #include <lakehost/plugin.hpp>
+#include <lakehost/storage_util.hpp>
 
 #include <libpq-fe.h>
 #include <rapidjson/document.h>
@@ -510,43 +511,9 @@ class Transaction {
 
 // ---- values -------------------------------------------------------------------------------------
 
-// Vectors are stored little-endian whatever the machine. Reading always copies.
-std::string_view encode_vector(const float* v, uint32_t dimension, std::string& scratch) {
-  const size_t bytes = size_t{dimension} * sizeof(float);
-  if constexpr (std::endian::native == std::endian::little) {
-    return {reinterpret_cast<const char*>(v), bytes};
-  } else {
-    scratch.resize(bytes);
-    for (uint32_t i = 0; i < dimension; ++i) {
-      const auto bits = std::bit_cast<uint32_t>(v[i]);
-      for (int b = 0; b < 4; ++b) scratch[4 * i + b] = static_cast<char>(bits >> (8 * b));
-    }
-    return scratch;
-  }
-}
-
-void decode_vector(std::string_view blob, std::vector<float>& out) {
-  out.resize(blob.size() / sizeof(float));
-  if constexpr (std::endian::native == std::endian::little) {
-    if (!out.empty()) std::memcpy(out.data(), blob.data(), out.size() * sizeof(float));
-  } else {
-    for (size_t i = 0; i < out.size(); ++i) {
-      uint32_t bits = 0;
-      for (int b = 0; b < 4; ++b)
-        bits |= uint32_t{static_cast<unsigned char>(blob[4 * i + b])} << (8 * b);
-      out[i] = std::bit_cast<float>(bits);
-    }
-  }
-}
-
-// A document field from the host; a range with a size but no data is refused, not read.
-std::string_view field(lh_str s, const char* name, size_t index) {
-  if (!s.data && s.size)
-    throw Error(LH_ERR_INVALID_ARGUMENT, "document " + std::to_string(index) + ": " + name +
-                                             " has " + std::to_string(s.size) +
-                                             " bytes but no data pointer");
-  return lakehost::view(s);
-}
+using lakehost::storage::decode_vector;
+using lakehost::storage::encode_vector;
+using lakehost::storage::field;
 
 // The smallest string above every string that starts with `prefix`, in code point order (which
 // is COLLATE "C"'s byte order for valid UTF-8); none if every key does (the prefix is empty or
