@@ -112,22 +112,23 @@ void ChangeFollower::run() {
   }
 }
 
-void ChangeFollower::rebuild_collection(Generation& gen, Storage& storage,
-                                        const std::string& name) {
+bool ChangeFollower::rebuild_collection(Generation& gen, Storage& storage, const std::string& name,
+                                        bool force) {
   auto stored = storage.collection_get(name);
   if (!stored) {
     if (gen.collection(name)) spdlog::info("collection \"{}\" deleted by another replica", name);
     gen.drop_collection(name);
-    return;
+    return true;
   }
   auto settings = CollectionSettings::from_json(*stored);
   auto local = gen.collection(name);
   // Settings written back by the other replica that match ours: nothing to rebuild.
-  if (local && local->settings().to_json() == settings.to_json()) return;
+  if (!force && local && local->settings().to_json() == settings.to_json()) return false;
   // Vectors are reused when the other replica's embedder is the same as ours, else re-embedded
   // here; nothing is written back (that would make replicas with different embedders fight).
   gen.put_collection(Registry::build_collection(gen, &storage, name, settings, nullptr));
   spdlog::info("collection \"{}\" rebuilt after a change by another replica", name);
+  return true;
 }
 
 void ChangeFollower::apply(const Batch& batch) {
@@ -152,22 +153,15 @@ void ChangeFollower::apply(const Batch& batch) {
     spdlog::info("resynchronised {} collections from storage", stored.size());
     return;
   }
-  for (const auto& name : batch.collections) rebuild_collection(*gen, storage, name);
+  std::set<std::string> rebuilt;  // read whole from storage: their document changes are in
+  for (const auto& name : batch.collections)
+    if (rebuild_collection(*gen, storage, name, false)) rebuilt.insert(name);
   for (const auto& [name, ids] : batch.documents) {
-    if (batch.collections.count(name)) continue;  // just rebuilt from storage
+    if (rebuilt.count(name)) continue;
     auto coll = gen->collection(name);
-    if (!coll) {
-      rebuild_collection(*gen, storage, name);
-      continue;
-    }
-    if (ids.size() > kRebuildAbove) {
-      auto stored = storage.collection_get(name);
-      if (!stored) {
-        gen->drop_collection(name);
-        continue;
-      }
-      gen->put_collection(Registry::build_collection(
-          *gen, &storage, name, CollectionSettings::from_json(*stored), nullptr));
+    // An unknown collection, or a bulk change: one scan beats that many point reads.
+    if (!coll || ids.size() > kRebuildAbove) {
+      rebuild_collection(*gen, storage, name, true);
       continue;
     }
     // Stored vectors are this replica's vectors only if both embedders are the same.

@@ -44,7 +44,9 @@ class ChangeFollower {
 
  private:
   void run();
-  void rebuild_collection(Generation& gen, Storage& storage, const std::string& name);
+  // Re-reads one collection from storage (or drops it); unless `force`, keeps the local index
+  // when the stored settings equal ours. True if the collection was rebuilt or dropped.
+  bool rebuild_collection(Generation& gen, Storage& storage, const std::string& name, bool force);
 
   Registry& registry_;
   std::function<void(const std::string&)> on_kv_change_;
