@@ -172,6 +172,9 @@ done
   --log-level warn >"$tmp/lakehost.log" 2>&1 &
 server_pid=$!
 port="$(wait_port "$tmp/lakehost.port")"
+# The vector kernel lakehost chose for this CPU (reported with every figure).
+kernel="$(curl -s "http://127.0.0.1:$port/v1/plugins" |
+  sed -n 's/.*"vector_kernel":{"kernel":"\([a-z0-9]*\)".*/\1/p')"
 measure lakehost "$lakehost_path"
 stop_server
 
@@ -193,6 +196,10 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty=""
 if [ -n "$(git status --porcelain 2>/dev/null)" ]; then dirty=", uncommitted changes"; fi
 docs="$(wc -l <data/demo/workers.jsonl | tr -d ' ')"
+env_note=""
+for v in LAKEHOST_SIMD OPENBLAS_CORETYPE; do
+  if [ -n "${!v:-}" ]; then env_note+="; $v=${!v} was set"; fi
+done
 cmd="CONCURRENCY=$concurrency DURATION=$duration THREADS=$threads WARMUP=$warmup"
 cmd+=" LAKEHOST_PATH=$lakehost_path"
 [ "$baseline_path" != "$lakehost_path" ] && cmd+=" BASELINE_PATH=$baseline_path"
@@ -206,6 +213,7 @@ cat <<EOF
 
 - Machine: $(nproc) CPUs ($cpu), $(uname -sr); CPU idle just before the run $idle_before
   (load average $load_before).
+- lakehost's vector kernel: **${kernel:-unknown}**$env_note.
 - The load generator, the server under test and everything else share the same $(nproc) cores
   (no pinning); the two servers ran one after the other, each with \`--threads $threads\`.
 - Load: \`lakehost-loadgen --concurrency $concurrency --duration $duration${loadgen_extra:+ $loadgen_extra}\`

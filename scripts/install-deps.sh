@@ -7,10 +7,9 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config
   # host and plugins
+  # (FAISS links BLAS/LAPACK, but no search goes through them: exact search and re-scoring use
+  # the SDK's own kernels, vector_kernels.hpp, whatever BLAS the machine has)
   libpistache-dev libboost-filesystem-dev rapidjson-dev libfaiss-dev libblas-dev liblapack-dev
-  # SIMD BLAS for FAISS's exhaustive search (takes over libblas.so.3; serial: the host already
-  # runs requests in parallel, BLAS threads would only oversubscribe the cores)
-  libopenblas0-serial
   libsqlite3-dev libssl-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev libhnswlib-dev
   # tests
   libgtest-dev python3 curl

@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "cpu_kernels.h"
 #include "json_util.h"
 #include "request_json.h"
 
@@ -250,6 +251,18 @@ std::string Api::plugins_json(const Generation& gen) const {
   w.StartObject();
   json::key(w, "generation");
   w.Uint64(gen.number());
+  // The SIMD level every distance is computed with (the same bits at any level; only the speed
+  // differs), and the CPU, so a report can name both.
+  const auto& ki = kernel_info();
+  json::key(w, "vector_kernel");
+  w.StartObject();
+  json::key(w, "kernel");
+  json::put(w, ki.kernel);
+  json::key(w, "detected");
+  json::put(w, ki.detected);
+  json::key(w, "cpu");
+  json::put(w, ki.cpu_model);
+  w.EndObject();
   json::key(w, "plugins");
   w.StartArray();
   for (auto& p : gen.plugins()) write_plugin(w, *p, gen.default_of(p->kind()) == p);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include <lakehost/vector_kernels.hpp>
+
 #include "json_util.h"
 
 namespace lakehost {
@@ -153,14 +155,18 @@ bool CollectionIndex::matches(const std::string& id, const rapidjson::Value* fil
 
 std::vector<Hit> CollectionIndex::search(const float* query, size_t k,
                                          const rapidjson::Value* filter) const {
+  // Every candidate is re-scored with the canonical kernel from the vector the host keeps, and
+  // the hits are ordered by (distance, id). So the answer does not depend on the backend's own
+  // arithmetic, on the order the index was filled in (labels differ after a restart), or on the
+  // CPU: the same query over the same documents gives the same ids, order and distance bits.
   const auto& t = vector_backend_->table<lh_vector_backend_v1>();
   std::shared_lock lock(mu_);
   const size_t total = entries_.size();
   std::vector<Hit> hits;
   if (k == 0 || total == 0) return hits;
   const bool filtered = filter && !filter->ObjectEmpty();
-  // With a filter, fetch more until k pass or the whole index has been seen.
-  size_t fetch = std::min(total, filtered ? std::max<size_t>(k * 4, 32) : k);
+  // One more than k, so that a tie at the k-th place shows (below). With a filter, more still.
+  size_t fetch = std::min(total, filtered ? std::max<size_t>(k * 4, 32) : k + 1);
   std::vector<int64_t> labels;
   std::vector<float> dists;
   for (;;) {
@@ -175,14 +181,26 @@ std::vector<Hit> CollectionIndex::search(const float* query, size_t k,
             err, "index_search");
     }
     hits.clear();
-    for (size_t i = 0; i < n && hits.size() < k; ++i) {
+    float farthest = 0;  // the largest canonical distance among what the backend returned
+    for (size_t i = 0; i < n; ++i) {
       auto it = entries_.find(labels[i]);
-      if (it == entries_.end() || !passes(it->second, filter)) continue;
-      hits.push_back({it->second.id, dists[i]});
+      if (it == entries_.end()) continue;
+      const Entry& e = it->second;
+      const float d = kernels::cosine_distance(query, e.vector.data(), dimension_);
+      farthest = std::max(farthest, d);
+      if (passes(e, filter)) hits.push_back({e.id, d});
     }
-    if (hits.size() >= k || fetch >= total || n < fetch) break;
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+    });
+    // Done when the backend has nothing more to give, or when k hits are in and the k-th is
+    // strictly nearer than anything the backend returned last: every document it did not return
+    // is at least that far, so none can tie with (or beat) the k-th. Otherwise fetch more.
+    const bool exhausted = n < fetch || fetch >= total;
+    if (exhausted || (hits.size() >= k && hits[k - 1].distance < farthest)) break;
     fetch = std::min(total, fetch * 4);
   }
+  if (hits.size() > k) hits.resize(k);
   return hits;
 }
 

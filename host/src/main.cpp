@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "change_follower.h"
+#include "cpu_kernels.h"
 #include "http_server.h"
 #include "manifest_watcher.h"
 #include "metrics.h"
@@ -65,6 +66,10 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   lo.data_dir = fs::absolute(data);
   lo.runtime_dir = lo.data_dir / ".loaded-plugins";
   for (const auto& d : lo.plugin_dirs) spdlog::info("plugin directory: {}", d.string());
+  const auto& ki = kernel_info();
+  spdlog::info("vector kernel: {} (CPU: {}; best supported: {}{})", ki.kernel,
+               ki.cpu_model.empty() ? "unknown" : ki.cpu_model, ki.detected,
+               ki.requested.empty() ? "" : "; LAKEHOST_SIMD=" + ki.requested);
 
   PluginLoader loader(lo);
   Registry registry(loader, manifests);
@@ -74,6 +79,15 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
     return 1;
   }
   Metrics metrics;
+  metrics.add_collector([](std::string& out) {
+    const auto& ki = kernel_info();
+    out +=
+        "# HELP lakehost_vector_kernel_info The SIMD level of the vector kernels in use.\n"
+        "# TYPE lakehost_vector_kernel_info gauge\n"
+        "lakehost_vector_kernel_info{kernel=\"" +
+        ki.kernel + "\",detected=\"" + ki.detected + "\",cpu=\"" + label_value(ki.cpu_model) +
+        "\"} 1\n";
+  });
   Api api(registry, metrics, embed_cache_entries);
   if (!demo.empty()) {
     try {

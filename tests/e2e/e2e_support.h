@@ -53,6 +53,10 @@ class Options {
     o_.manifests_dir = std::move(dir);
     return *this;
   }
+  Options& env(std::string name, std::string value) {
+    o_.env[std::move(name)] = std::move(value);
+    return *this;
+  }
   Options& args(std::vector<std::string> a) {
     o_.extra_args.insert(o_.extra_args.end(), a.begin(), a.end());
     return *this;

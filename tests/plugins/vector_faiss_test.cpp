@@ -2,8 +2,10 @@
 // exact index that removes in place ("Flat") and an approximate one that tombstones ("HNSW32").
 #include <gtest/gtest.h>
 #include <lakehost/plugin_api.h>
+#include <lakehost/vector_kernels.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -305,6 +307,53 @@ std::string load_error(const std::string& config) {
     return e.what();
   }
   return "";
+}
+
+// The exact index answers with the SDK's canonical distances, bit for bit, whatever order the
+// vectors were added in (BLAS or FAISS's own loop would round by matrix shape and CPU).
+TEST(VectorFaissFlat, DistancesAreCanonicalBitsInAnyInsertionOrder) {
+  auto plugin = lakehost::test::load_plugin("vector-faiss", R"({"factory": "Flat"})");
+  const auto* vb = plugin->table<lh_vector_backend_v1>();
+  constexpr uint32_t kDim384 = 384;
+  const auto vectors = clustered_unit_vectors(kCount, kDim384, 3);
+  std::vector<size_t> forward(kCount), backward(kCount);
+  for (size_t i = 0; i < kCount; ++i) forward[i] = i, backward[i] = kCount - 1 - i;
+  std::vector<std::vector<std::pair<int64_t, uint32_t>>> answers;
+  for (const auto* order : {&forward, &backward}) {
+    void* index = nullptr;
+    lh_error err{};
+    ASSERT_EQ(vb->index_create(plugin->self(), kDim384, &index, &err), LH_OK);
+    for (size_t first = 0; first < kCount; first += 37) {  // uneven batches
+      std::vector<int64_t> labels;
+      std::vector<float> batch;
+      for (size_t j = first; j < std::min(kCount, first + 37); ++j) {
+        const size_t i = (*order)[j];
+        labels.push_back(label_of(i));
+        batch.insert(batch.end(), &vectors[i * kDim384], &vectors[(i + 1) * kDim384]);
+      }
+      ASSERT_EQ(
+          vb->index_add(plugin->self(), index, labels.data(), batch.data(), labels.size(), &err),
+          LH_OK);
+    }
+    const float* query = &vectors[11 * kDim384];
+    std::vector<int64_t> labels(50);
+    std::vector<float> distances(50);
+    size_t n = 0;
+    ASSERT_EQ(vb->index_search(plugin->self(), index, query, 50, labels.data(), distances.data(),
+                               &n, &err),
+              LH_OK);
+    ASSERT_EQ(n, 50u);
+    std::vector<std::pair<int64_t, uint32_t>> answer;
+    for (size_t r = 0; r < n; ++r) {
+      const size_t i = static_cast<size_t>((labels[r] + 1) / 7);
+      const float want = lakehost::kernels::cosine_distance(query, &vectors[i * kDim384], kDim384);
+      EXPECT_EQ(std::bit_cast<uint32_t>(distances[r]), std::bit_cast<uint32_t>(want));
+      answer.emplace_back(labels[r], std::bit_cast<uint32_t>(distances[r]));
+    }
+    answers.push_back(answer);
+    vb->index_destroy(plugin->self(), index);
+  }
+  EXPECT_EQ(answers[0], answers[1]);
 }
 
 TEST(VectorFaissConfig, DefaultsToFlat) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -89,6 +90,7 @@ void HostProcess::start() {
       dup2(fileno(f), 1);
       dup2(fileno(f), 2);
     }
+    for (const auto& [name, value] : options_.env) setenv(name.c_str(), value.c_str(), 1);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

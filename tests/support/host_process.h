@@ -12,7 +12,8 @@ struct HostOptions {
   std::string data_dir;                  // default: a fresh temporary directory
   std::vector<std::string> plugin_dirs;  // default: the build's plugin directory
   std::vector<std::string> extra_args;
-  bool demo = false;  // load data/demo/workers.jsonl
+  std::map<std::string, std::string> env;  // set in the host's environment (e.g. LAKEHOST_SIMD)
+  bool demo = false;                       // load data/demo/workers.jsonl
   bool watch = false;
 };
 

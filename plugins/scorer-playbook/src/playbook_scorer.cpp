@@ -14,6 +14,7 @@
 // The host re-sorts ascending and keeps k.
 #include <rapidjson/document.h>
 #include <lakehost/plugin.hpp>
+#include <lakehost/vector_kernels.hpp>
 
 #include <algorithm>
 #include <string>
@@ -34,11 +35,9 @@ constexpr const char* kConfigSchema = R"({
   }
 })";
 
-float dot(const float* a, const float* b, uint32_t n) {
-  double s = 0;
-  for (uint32_t i = 0; i < n; ++i) s += double(a[i]) * b[i];
-  return static_cast<float>(s);
-}
+// The SDK's canonical inner product: the same bits on every CPU, and for an injected document
+// exactly the distance the host would have given it as a candidate.
+using lakehost::kernels::dot;
 
 class PlaybookScorer final : public lakehost::RetrievalScorer {
  public:
@@ -101,7 +100,7 @@ class PlaybookScorer final : public lakehost::RetrievalScorer {
       if (req.services->document_vector(req.services->ctx, lakehost::str(id), vec.data()) != LH_OK)
         continue;  // the document was deleted since it was recorded
       const float cold =
-          std::clamp(1.0f - dot(vec.data(), req.query_vector, req.dimension), 0.0f, 2.0f);
+          lakehost::kernels::cosine_distance(vec.data(), req.query_vector, req.dimension);
       out.push_back({id, boost(cold, s), LH_RESULT_INJECTED});
       ++injected;
     }

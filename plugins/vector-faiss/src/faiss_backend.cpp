@@ -16,17 +16,25 @@
 // over-fetch and skip tombstones, and when tombstones exceed 20% of the slots the index is rebuilt
 // from the live vectors, read back from the index's own storage (so we keep no second copy).
 //
+// Exact search. A Flat index is searched by our own scan over FAISS's stored vectors with the
+// SDK's canonical kernels (lakehost/vector_kernels.hpp): bit-identical distances on every CPU,
+// in every row order, at the best SIMD level the CPU has. Neither FAISS's own loop (Debian builds
+// it for baseline SSE) nor BLAS (whose kernel, and so its rounding, depends on its CPU detection
+// and on the matrix shape) gives that. Other indexes (HNSW, SQ) search through FAISS; the host
+// re-scores their candidates with the same kernels.
+//
 // Threading: see SingleThreadedOmp.
 #include <lakehost/plugin.hpp>
+#include <lakehost/vector_kernels.hpp>
 
 #include <dlfcn.h>
 #include <faiss/Index.h>
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexFlatCodes.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
-#include <faiss/utils/distances.h>
 #include <omp.h>
 #include <rapidjson/document.h>
 
@@ -34,6 +42,7 @@
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <queue>
 #include <span>
 #include <string>
 #include <string_view>
@@ -180,7 +189,8 @@ class FaissIndex final : public lakehost::VectorBackend::Index {
         dimension_(dimension),
         index_(make_faiss_index(config, dimension)),
         removes_in_place_(dynamic_cast<faiss::IndexFlatCodes*>(index_.get()) != nullptr),
-        is_hnsw_(dynamic_cast<faiss::IndexHNSW*>(index_.get()) != nullptr) {}
+        is_hnsw_(dynamic_cast<faiss::IndexHNSW*>(index_.get()) != nullptr),
+        is_flat_(dynamic_cast<faiss::IndexFlat*>(index_.get()) != nullptr) {}
 
   bool removes_in_place() const { return removes_in_place_; }
 
@@ -230,6 +240,7 @@ class FaissIndex final : public lakehost::VectorBackend::Index {
   size_t search(const float* query, size_t k, int64_t* labels, float* distances) override {
     k = std::min(k, slot_of_.size());
     if (k == 0) return 0;
+    if (is_flat_) return scan(query, k, labels, distances);
     SingleThreadedOmp single_threaded;
     // FAISS still returns tombstoned slots, so ask for more than k when there are any. They are
     // at most 20% of the slots, so 2k almost always holds k live ones; if not, double and retry.
@@ -264,6 +275,37 @@ class FaissIndex final : public lakehost::VectorBackend::Index {
   size_t size() const override { return slot_of_.size(); }
 
  private:
+  // Exhaustive search of a Flat index (no tombstones: Flat removes in place): every stored vector
+  // against the query with the canonical kernel, a block of rows at a time, keeping the k best
+  // in a max-heap ordered by (distance, label) so that ties have one answer too.
+  size_t scan(const float* query, size_t k, int64_t* labels, float* distances) const {
+    const float* xb = static_cast<const faiss::IndexFlat&>(*index_).get_xb();
+    const size_t total = slot_label_.size();
+    using Entry = std::pair<float, int64_t>;  // (distance, label); the heap's top is the worst
+    std::priority_queue<Entry> best;
+    constexpr size_t kBlock = 1024;
+    float dots[kBlock];
+    for (size_t first = 0; first < total; first += kBlock) {
+      const size_t rows = std::min(kBlock, total - first);
+      lakehost::kernels::dot_rows(query, xb + first * dimension_, rows, dimension_, dots);
+      for (size_t r = 0; r < rows; ++r) {
+        const Entry e{lakehost::kernels::distance_from_dot(dots[r]), slot_label_[first + r]};
+        if (best.size() < k) {
+          best.push(e);
+        } else if (e < best.top()) {
+          best.pop();
+          best.push(e);
+        }
+      }
+    }
+    const size_t n = best.size();
+    for (size_t i = n; i-- > 0; best.pop()) {
+      distances[i] = best.top().first;
+      labels[i] = best.top().second;
+    }
+    return n;
+  }
+
   // IndexFlatCodes::remove_ids deletes the slots and moves the later ones down, keeping their
   // order (the same assumption IndexIDMap makes); mirror that in our table. The removed labels
   // are still in slot_of_ (remove() drops them next), so only the survivors are renumbered.
@@ -313,6 +355,7 @@ class FaissIndex final : public lakehost::VectorBackend::Index {
   std::unique_ptr<faiss::Index> index_;
   const bool removes_in_place_;
   const bool is_hnsw_;
+  const bool is_flat_;                           // exact: searched by scan()
   std::vector<int64_t> slot_label_;              // slot -> host label
   std::vector<bool> dead_;                       // slot -> tombstoned (only without remove_ids)
   size_t dead_count_ = 0;                        // number of true entries in dead_
@@ -323,19 +366,15 @@ class FaissBackend final : public lakehost::VectorBackend {
  public:
   FaissBackend(const lakehost::Host& host, std::string_view config_json)
       : config_(parse_config(config_json)) {
-    // Exhaustive (Flat) search of one query through BLAS sgemm instead of FAISS's own loop:
-    // Debian builds FAISS for baseline x86-64, so its distance kernels are scalar, while the
-    // system BLAS (OpenBLAS, installed by scripts/install-deps.sh) picks SIMD kernels at run
-    // time. Measured: 2x the throughput of the host's matrix search (docs/benchmarks.md).
-    // The threshold is a FAISS global, private to this plugin's statically linked copy.
-    faiss::distance_compute_blas_threshold = 1;
     static const bool openmp_kept = keep_openmp_runtime_loaded();  // once per load
     if (!openmp_kept) host.warn("could not pin the OpenMP runtime; unloading may be unsafe");
     const bool in_place = check_factory();
     host.info("FAISS factory \"" + config_.factory + "\", ef_search " +
               std::to_string(config_.ef_search) + ", ef_construction " +
               std::to_string(config_.ef_construction) + "; removal " +
-              (in_place ? "in place (remove_ids)" : "by tombstones, rebuilt above 20%"));
+              (in_place ? "in place (remove_ids)" : "by tombstones, rebuilt above 20%") +
+              "; exact-search kernel " +
+              lakehost::kernels::name(lakehost::kernels::active_level()));
   }
 
   Index* create_index(uint32_t dimension) override { return new FaissIndex(config_, dimension); }

@@ -1,7 +1,11 @@
 // vector-hnswlib — a lakehost vector backend on hnswlib (Debian's libhnswlib-dev 0.6.2).
 //
-// One hnswlib::HierarchicalNSW<float> per collection over hnswlib::InnerProductSpace, whose
+// One hnswlib::HierarchicalNSW<float> per collection over CanonicalInnerProductSpace, whose
 // distance is 1 - dot: for the unit vectors the host adds, that is already the cosine distance.
+// The dot is the SDK's canonical kernel (lakehost/vector_kernels.hpp), not hnswlib's own: that
+// one is chosen when the plugin is compiled (baseline SSE for a Debian build), ours at run time
+// (AVX-512 where the CPU has it), and ours gives the same bits on every CPU, so the graph built
+// from the same vectors in the same order is the same graph everywhere.
 //
 // Slots. hnswlib 0.6.2 deletes with markDelete only: the node stays in the graph, still routes
 // searches and is never returned, and its memory is not given back (allow_replace_deleted came in
@@ -25,6 +29,7 @@
 #include <hnswlib/hnswlib.h>
 #include <rapidjson/document.h>
 #include <lakehost/plugin.hpp>
+#include <lakehost/vector_kernels.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -38,6 +43,23 @@
 #include <vector>
 
 namespace {
+
+// hnswlib's distance interface over the canonical kernel: 1 - dot(a, b). hnswlib passes the
+// space's dimension through the third pointer.
+class CanonicalInnerProductSpace final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit CanonicalInnerProductSpace(size_t dimension) : dimension_(dimension) {}
+  size_t get_data_size() override { return dimension_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &distance; }
+  void* get_dist_func_param() override { return &dimension_; }
+
+ private:
+  static float distance(const void* a, const void* b, const void* dimension) {
+    return 1.0f - lakehost::kernels::dot(static_cast<const float*>(a), static_cast<const float*>(b),
+                                         *static_cast<const size_t*>(dimension));
+  }
+  size_t dimension_;
+};
 
 constexpr const char* kConfigSchema = R"json({
   "$schema": "http://json-schema.org/draft-04/schema#",
@@ -223,7 +245,7 @@ class HnswIndex final : public lakehost::VectorBackend::Index {
   const Config config_;  // a copy: an index need not outlive its instance
   const size_t dimension_;
   // Declared before graph_: the graph keeps pointers into the space.
-  hnswlib::InnerProductSpace space_;
+  CanonicalInnerProductSpace space_;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;
   size_t capacity_ = 0;                          // graph_'s max_elements
   std::vector<int64_t> slot_label_;              // slot (= hnswlib label) -> host label
@@ -238,7 +260,8 @@ class HnswBackend final : public lakehost::VectorBackend {
     host.info("hnswlib " + std::string("M ") + std::to_string(config_.M) + ", ef_construction " +
               std::to_string(config_.ef_construction) + ", ef_search " +
               std::to_string(config_.ef_search) + ", initial_capacity " +
-              std::to_string(config_.initial_capacity));
+              std::to_string(config_.initial_capacity) + "; distance kernel " +
+              lakehost::kernels::name(lakehost::kernels::active_level()));
   }
 
   Index* create_index(uint32_t dimension) override { return new HnswIndex(config_, dimension); }
