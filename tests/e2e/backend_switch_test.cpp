@@ -9,20 +9,14 @@
 namespace lakehost::e2e {
 namespace {
 
-std::string backend_manifest(const std::string& id, const std::string& library, bool is_default,
-                             const std::string& config) {
-  return "{\"id\": " + jstr(id) + ", \"kind\": \"vector_backend\", \"library\": " + jstr(library) +
-         ", \"enabled\": true, \"default\": " + (is_default ? "true" : "false") +
-         ", \"config\": " + config + "}\n";
-}
-
 void use_backend(const HostProcess& h, bool hnswlib) {
   test::write_file(manifest_path(h, "vector-faiss.json"),
-                   backend_manifest("vector-faiss", "vector-faiss.so", !hnswlib,
-                                    R"({"factory": "Flat"})"));
-  test::write_file(manifest_path(h, "vector-hnswlib.json"),
-                   backend_manifest("vector-hnswlib", "vector-hnswlib.so", hnswlib,
-                                    R"({"M": 16, "ef_construction": 200, "ef_search": 64})"));
+                   vector_backend_manifest("vector-faiss", "vector-faiss.so", !hnswlib,
+                                           R"({"factory": "Flat"})"));
+  test::write_file(
+      manifest_path(h, "vector-hnswlib.json"),
+      vector_backend_manifest("vector-hnswlib", "vector-hnswlib.so", hnswlib,
+                              R"({"M": 16, "ef_construction": 200, "ef_search": 64})"));
 }
 
 std::vector<std::string> top_ids(HttpClient& c, const HostProcess& h, const std::string& query,
@@ -84,8 +78,10 @@ TEST(BackendSwitch, FaissAndHnswlibSwapLiveWithoutAFailedRequest) {
       auto r = c.post(host.url("/v1/collections/workers/documents"),
                       "{\"documents\": [{\"id\": " + jstr(id) +
                           ", \"text\": \"crane rigger number " + std::to_string(i) + "\"}]}");
-      if (r.status != 200) fail("upsert: HTTP " + std::to_string(r.status) + " " + r.body);
-      else ++written;
+      if (r.status != 200)
+        fail("upsert: HTTP " + std::to_string(r.status) + " " + r.body);
+      else
+        ++written;
       ++requests;
     }
   });
@@ -104,7 +100,8 @@ TEST(BackendSwitch, FaissAndHnswlibSwapLiveWithoutAFailedRequest) {
               requests.load(), kSwitches, written.load());
   EXPECT_EQ(failures.load(), 0) << first_failure;
 
-  // The last switch went back to FAISS (exact search): its answers, then hnswlib's on the same data.
+  // The last switch went back to FAISS (exact search): its answers, then hnswlib's on the same
+  // data.
   ASSERT_EQ(collection_backend(admin, host), "vector-faiss");
   std::vector<std::vector<std::string>> exact;
   for (const char* q : queries) exact.push_back(top_ids(admin, host, q, 5));
@@ -115,9 +112,9 @@ TEST(BackendSwitch, FaissAndHnswlibSwapLiveWithoutAFailedRequest) {
   ASSERT_TRUE(json_ok(admin.get(host.url("/v1/collections/workers")), 200, &d));
   EXPECT_EQ(d["count"].GetUint64(), 200u + written.load()) << "a write was lost in a switch";
   for (int i = 0; i < written.load(); i += 7)
-    EXPECT_EQ(admin.get(host.url("/v1/collections/workers/documents/switch-" + std::to_string(i)))
-                  .status,
-              200);
+    EXPECT_EQ(
+        admin.get(host.url("/v1/collections/workers/documents/switch-" + std::to_string(i))).status,
+        200);
   // HNSW with ef_search 64 over ~200 documents finds the exact neighbours.
   for (size_t q = 0; q < std::size(queries); ++q)
     EXPECT_EQ(top_ids(admin, host, queries[q], 5), exact[q]) << queries[q];

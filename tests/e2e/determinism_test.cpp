@@ -9,23 +9,17 @@
 namespace lakehost::e2e {
 namespace {
 
-std::string backend_manifest(const std::string& id, const std::string& library, bool is_default,
-                             const std::string& config) {
-  return "{\"id\": " + jstr(id) + ", \"kind\": \"vector_backend\", \"library\": " + jstr(library) +
-         ", \"enabled\": true, \"default\": " + (is_default ? "true" : "false") +
-         ", \"config\": " + config + "}\n";
-}
-
 // The default manifests plus two approximate backends, searched wide enough (ef above the
 // collection's size) that they find every neighbour of these small collections.
 std::string manifests_with_three_backends() {
   std::string dir = test::copy_default_manifests();
   test::write_file(dir + "/vector-faiss-hnsw.json",
-                   backend_manifest("faiss-hnsw", "vector-faiss.so", false,
-                                    R"({"factory": "HNSW32", "ef_search": 512})"));
-  test::write_file(dir + "/vector-hnswlib.json",
-                   backend_manifest("hnswlib", "vector-hnswlib.so", false,
-                                    R"({"M": 16, "ef_construction": 200, "ef_search": 512})"));
+                   vector_backend_manifest("faiss-hnsw", "vector-faiss.so", false,
+                                           R"({"factory": "HNSW32", "ef_search": 512})"));
+  test::write_file(
+      dir + "/vector-hnswlib.json",
+      vector_backend_manifest("hnswlib", "vector-hnswlib.so", false,
+                              R"({"M": 16, "ef_construction": 200, "ef_search": 512})"));
   return dir;
 }
 

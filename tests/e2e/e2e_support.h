@@ -157,6 +157,14 @@ inline std::string faiss_manifest(const std::string& factory) {
          jstr(factory) + "}}\n";
 }
 
+// A vector backend manifest: `config` is the JSON text of its config object.
+inline std::string vector_backend_manifest(const std::string& id, const std::string& library,
+                                           bool is_default, const std::string& config) {
+  return "{\"id\": " + jstr(id) + ", \"kind\": \"vector_backend\", \"library\": " + jstr(library) +
+         ", \"enabled\": true, \"default\": " + (is_default ? "true" : "false") +
+         ", \"config\": " + config + "}\n";
+}
+
 struct ManifestInfo {
   std::string file, id, kind;
   bool enabled = true;
