@@ -2,8 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -11,6 +15,7 @@
 
 #include "cpu_kernels.h"
 #include "json_util.h"
+#include "openai_errors.h"
 #include "request_json.h"
 
 namespace lakehost {
@@ -326,76 +331,139 @@ HttpResponse Api::embed(const HttpRequest& req) {
   return ok_json(buf);
 }
 
+namespace {
+
+// OpenAI's base64 embedding: the vector's float32 values as little-endian bytes, base64-encoded
+// (what OpenAI's clients decode when they ask for encoding_format "base64").
+std::string base64_float32(const float* v, size_t n) {
+  std::vector<unsigned char> bytes(n * sizeof(float));
+  std::memcpy(bytes.data(), v, bytes.size());
+  if constexpr (std::endian::native == std::endian::big)
+    for (size_t i = 0; i < bytes.size(); i += sizeof(float))
+      std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i),
+                   bytes.begin() + static_cast<std::ptrdiff_t>(i + sizeof(float)));
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');  // + EVP_EncodeBlock's NUL
+  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
+                                  static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(len));
+  return out;
+}
+
+}  // namespace
+
+// Errors in OpenAI's shape (openai_errors.h), which OpenAI's clients read.
 HttpResponse Api::embeddings(const HttpRequest& req) {
-  auto body = parse_body(req);
-  auto gen = registry_.current();
-  auto model = opt_string(body, "model");
-  // OpenAI clients always send a model name: use it when it names an embedder, otherwise 404
-  // naming the ones there are.
-  InstancePtr inst;
-  if (model && gen->find(*model, LH_KIND_EMBED_PROVIDER)) {
-    inst = gen->find(*model, LH_KIND_EMBED_PROVIDER);
-  } else if (model) {
-    std::string ids;
-    for (auto& p : gen->plugins())
-      if (p->kind() == LH_KIND_EMBED_PROVIDER) ids += (ids.empty() ? "" : ", ") + p->id();
-    throw ApiError(404, "model_not_found",
-                   "/model \"" + *model + "\" is not an enabled embedder (enabled: " + ids + ")");
-  } else {
-    inst = gen->require(LH_KIND_EMBED_PROVIDER, nullptr);
-  }
-  const Value* input = member(body, "input");
-  if (!input) throw bad_request("/input is required: a string or an array of strings");
-  std::vector<std::string_view> in;
-  if (input->IsString()) {
-    in.emplace_back(input->GetString(), input->GetStringLength());
-  } else if (input->IsArray()) {
-    if (input->Empty()) throw unprocessable("/input must not be empty");
-    if (input->Size() > kMaxTexts)
-      throw unprocessable("/input has more than " + std::to_string(kMaxTexts) + " entries");
-    for (rapidjson::SizeType i = 0; i < input->Size(); ++i) {
-      if (!(*input)[i].IsString())
-        throw bad_request("/input/" + std::to_string(i) + " must be a string");
-      in.emplace_back((*input)[i].GetString(), (*input)[i].GetStringLength());
+  return openai::with_openai_errors([&]() -> HttpResponse {
+    auto body = parse_body(req);
+    auto gen = registry_.current();
+    auto model = opt_string(body, "model");
+    // OpenAI clients always send a model name: use it when it names an embedder, otherwise 404
+    // naming the ones there are.
+    InstancePtr inst;
+    if (model && gen->find(*model, LH_KIND_EMBED_PROVIDER)) {
+      inst = gen->find(*model, LH_KIND_EMBED_PROVIDER);
+    } else if (model) {
+      std::string ids;
+      for (auto& p : gen->plugins())
+        if (p->kind() == LH_KIND_EMBED_PROVIDER) ids += (ids.empty() ? "" : ", ") + p->id();
+      throw ApiError(404, "model_not_found",
+                     "/model \"" + (json::is_clean_text(*model) ? *model : std::string("?")) +
+                         "\" is not an enabled embedder (enabled: " + ids + ")");
+    } else {
+      inst = gen->require(LH_KIND_EMBED_PROVIDER, nullptr);
     }
-  } else {
-    throw bad_request("/input must be a string or an array of strings");
-  }
-  const uint32_t dim = embed::dimension(*inst);
-  auto vectors = cache_.embed(*inst, in);
-  uint64_t tokens = 0;
-  for (auto t : in) tokens += count_tokens(t);
-  rapidjson::StringBuffer buf;
-  json::Writer w(buf);
-  w.StartObject();
-  json::key(w, "object");
-  json::put(w, "list");
-  json::key(w, "data");
-  w.StartArray();
-  for (size_t i = 0; i < in.size(); ++i) {
+    const Value* input = member(body, "input");
+    if (!input) throw bad_request("/input is required: a string or an array of strings");
+    // OpenAI also takes token ids (an array of integers, or an array of such arrays); they only
+    // mean something to OpenAI's own tokenizer, so they are refused by name.
+    const auto refuse_tokens = [](const std::string& at) {
+      return ApiError(
+          400, "invalid_value",
+          at + " is a token array: lakehost embeds text only; send the text as a string");
+    };
+    std::vector<std::string_view> in;
+    if (input->IsString()) {
+      in.emplace_back(input->GetString(), input->GetStringLength());
+    } else if (input->IsArray()) {
+      if (input->Empty()) throw unprocessable("/input must not be empty");
+      if (input->Size() > kMaxTexts)
+        throw unprocessable("/input has more than " + std::to_string(kMaxTexts) + " entries");
+      for (rapidjson::SizeType i = 0; i < input->Size(); ++i) {
+        const Value& t = (*input)[i];
+        const auto numbers = [](const Value& a) {
+          return std::all_of(a.Begin(), a.End(), [](const Value& x) { return x.IsNumber(); });
+        };
+        if (t.IsNumber() && numbers(*input)) throw refuse_tokens("/input");
+        if (t.IsArray() && numbers(t)) throw refuse_tokens("/input/" + std::to_string(i));
+        if (!t.IsString()) throw bad_request("/input/" + std::to_string(i) + " must be a string");
+        in.emplace_back(t.GetString(), t.GetStringLength());
+      }
+    } else {
+      throw bad_request("/input must be a string or an array of strings");
+    }
+    bool base64 = false;  // OpenAI's default is "float"; its clients ask for "base64" themselves
+    if (auto format = opt_string(body, "encoding_format")) {
+      if (*format == "base64")
+        base64 = true;
+      else if (*format != "float")
+        throw ApiError(
+            400, "invalid_value",
+            "/encoding_format must be \"float\" or \"base64\"" +
+                (json::is_clean_text(*format) ? ", not \"" + *format + "\"" : std::string()));
+    }
+    const uint32_t dim = embed::dimension(*inst);
+    // `dimensions` asks OpenAI's text-embedding-3 models for shortened vectors. lakehost's
+    // embedders are not trained for truncation (a feature-hashing or word-vector embedding cut
+    // short loses arbitrary features), so only the embedder's own dimension is accepted.
+    if (const Value* d = member(body, "dimensions")) {
+      if (!d->IsUint64() || d->GetUint64() == 0)
+        throw bad_request("/dimensions must be a positive integer");
+      if (d->GetUint64() != dim)
+        throw ApiError(400, "invalid_value",
+                       "/dimensions " + std::to_string(d->GetUint64()) + " is not supported: \"" +
+                           inst->id() + "\" produces " + std::to_string(dim) +
+                           "-dimensional vectors only; omit dimensions or send " +
+                           std::to_string(dim));
+    }
+    auto vectors = cache_.embed(*inst, in);
+    uint64_t tokens = 0;
+    for (auto t : in) tokens += count_tokens(t);
+    rapidjson::StringBuffer buf;
+    json::Writer w(buf);
     w.StartObject();
     json::key(w, "object");
-    json::put(w, "embedding");
-    json::key(w, "index");
-    w.Uint64(i);
-    json::key(w, "embedding");
+    json::put(w, "list");
+    json::key(w, "data");
     w.StartArray();
-    for (uint32_t j = 0; j < dim; ++j) w.Double(vectors[i * dim + j]);
+    for (size_t i = 0; i < in.size(); ++i) {
+      w.StartObject();
+      json::key(w, "object");
+      json::put(w, "embedding");
+      json::key(w, "index");
+      w.Uint64(i);
+      json::key(w, "embedding");
+      if (base64) {
+        json::put(w, base64_float32(&vectors[i * dim], dim));
+      } else {
+        w.StartArray();
+        for (uint32_t j = 0; j < dim; ++j) w.Double(vectors[i * dim + j]);
+        w.EndArray();
+      }
+      w.EndObject();
+    }
     w.EndArray();
+    json::key(w, "model");
+    json::put(w, inst->id());
+    json::key(w, "usage");
+    w.StartObject();
+    json::key(w, "prompt_tokens");
+    w.Uint64(tokens);
+    json::key(w, "total_tokens");
+    w.Uint64(tokens);
     w.EndObject();
-  }
-  w.EndArray();
-  json::key(w, "model");
-  json::put(w, inst->id());
-  json::key(w, "usage");
-  w.StartObject();
-  json::key(w, "prompt_tokens");
-  w.Uint64(tokens);
-  json::key(w, "total_tokens");
-  w.Uint64(tokens);
-  w.EndObject();
-  w.EndObject();
-  return ok_json(buf);
+    w.EndObject();
+    return ok_json(buf);
+  });
 }
 
 // ---- collections ------------------------------------------------------------------------------

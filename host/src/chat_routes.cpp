@@ -10,6 +10,7 @@
 #include <random>
 
 #include "api.h"
+#include "openai_errors.h"
 #include "request_json.h"
 
 namespace lakehost {
@@ -74,7 +75,37 @@ ChatResult run_chat(const ChatCall& call, const std::function<void(std::string_v
   return result;
 }
 
-// messages: [{"role": "system"|"user"|"assistant", "content": string}, ...]
+// A message's content: a string, or OpenAI's array of content parts of which lakehost takes the
+// text parts, [{"type": "text", "text": "..."}]. The texts are concatenated as they are, as OpenAI
+// does: a client that wants them apart puts the separator into the text.
+std::string content_text(const Value& m, const std::string& at) {
+  const Value* content = member(m, "content");
+  if (content && content->IsString()) return {content->GetString(), content->GetStringLength()};
+  if (!content || !content->IsArray())
+    throw bad_request(at + "/content is required: a string or an array of content parts");
+  if (content->Empty()) throw unprocessable(at + "/content must not be an empty array");
+  std::string text;
+  for (rapidjson::SizeType j = 0; j < content->Size(); ++j) {
+    const std::string part_at = at + "/content/" + std::to_string(j);
+    const Value& part = (*content)[j];
+    if (!part.IsObject())
+      throw bad_request(part_at + " must be an object {\"type\": \"text\", \"text\": \"...\"}");
+    auto type = opt_string(part, "type");
+    if (!type) throw bad_request(part_at + "/type is required: a string");
+    if (*type != "text")
+      throw ApiError(400, "invalid_value",
+                     part_at + "/type " +
+                         (json::is_clean_text(*type) ? "\"" + *type + "\"" : std::string("value")) +
+                         " is not supported: chat providers take text only (\"text\" parts)");
+    const Value* t = member(part, "text");
+    if (!t || !t->IsString()) throw bad_request(part_at + "/text is required: a string");
+    text.append(t->GetString(), t->GetStringLength());
+  }
+  return text;
+}
+
+// messages: [{"role": "system"|"developer"|"user"|"assistant", "content"}, ...]. "developer" is
+// OpenAI's newer name for "system" and is passed on as "system", which every provider knows.
 std::vector<std::pair<std::string, std::string>> parse_messages(const Value& body) {
   const Value* list = member(body, "messages");
   if (!list) throw bad_request("/messages is required: an array of {role, content}");
@@ -89,12 +120,11 @@ std::vector<std::pair<std::string, std::string>> parse_messages(const Value& bod
     if (!m.IsObject()) throw bad_request(at + " must be an object");
     auto role = opt_string(m, "role");
     if (!role) throw bad_request(at + "/role is required: a string");
+    if (*role == "developer") role = "system";
     if (*role != "system" && *role != "user" && *role != "assistant")
-      throw unprocessable(at + "/role must be \"system\", \"user\" or \"assistant\"");
-    const Value* content = member(m, "content");
-    if (!content || !content->IsString())
-      throw bad_request(at + "/content is required and must be a string");
-    std::string text(content->GetString(), content->GetStringLength());
+      throw unprocessable(at +
+                          "/role must be \"system\", \"developer\", \"user\" or \"assistant\"");
+    std::string text = content_text(m, at);
     if (text.find('\0') != std::string::npos)
       throw unprocessable(at + "/content must not contain NUL");
     out.emplace_back(*role, std::move(text));
@@ -255,167 +285,157 @@ HttpResponse Api::chat(const HttpRequest& req) {
   return r;
 }
 
+// Errors in OpenAI's shape (openai_errors.h), which OpenAI's clients read.
 HttpResponse Api::chat_completions(const HttpRequest& req) {
-  auto body = parse_body(req);
-  bool streaming = false;
-  if (const Value* s = member(body, "stream")) {
-    if (!s->IsBool()) throw bad_request("/stream must be a boolean");
-    streaming = s->GetBool();
-  }
-  bool include_usage = false;
-  if (const Value* so = member(body, "stream_options")) {
-    if (!so->IsObject()) throw bad_request("/stream_options must be an object");
-    if (const Value* iu = member(*so, "include_usage")) {
-      if (!iu->IsBool()) throw bad_request("/stream_options/include_usage must be a boolean");
-      include_usage = iu->GetBool();
+  return openai::with_openai_errors([&]() -> HttpResponse {
+    auto body = parse_body(req);
+    bool streaming = false;
+    if (const Value* s = member(body, "stream")) {
+      if (!s->IsBool()) throw bad_request("/stream must be a boolean");
+      streaming = s->GetBool();
     }
-  }
-  if (const Value* n = member(body, "n"); n && !(n->IsInt() && n->GetInt() == 1))
-    throw unprocessable("/n: only one choice (n = 1) is supported");
-  auto call = prepare_chat(body);
-  const std::string id = new_completion_id();
-  const int64_t created = unix_now();
-
-  HttpResponse r;
-  if (!streaming) {
-    r.deferred = [call, id, created] {
-      ChatResult result = run_chat(*call, nullptr);
-      rapidjson::StringBuffer buf;
-      json::Writer w(buf);
-      w.StartObject();
-      completion_head(w, id, "chat.completion", created, call->provider->id());
-      json::key(w, "choices");
-      w.StartArray();
-      w.StartObject();
-      json::key(w, "index");
-      w.Int(0);
-      json::key(w, "message");
-      w.StartObject();
-      json::key(w, "role");
-      json::put(w, "assistant");
-      json::key(w, "content");
-      json::put(w, result.content);
-      w.EndObject();
-      json::key(w, "finish_reason");
-      json::put(w, "stop");
-      w.EndObject();
-      w.EndArray();
-      json::key(w, "usage");
-      write_usage(w, result.usage);
-      write_sources(w, call->sources);
-      w.EndObject();
-      return ok_json(buf);
-    };
-    return r;
-  }
-
-  // Server-sent events in OpenAI's chunk format: a first chunk with the role, one per delta, a
-  // last one with finish_reason, optionally one with usage, then "data: [DONE]".
-  r.content_type = "text/event-stream";
-  r.stream = [call, id, created, include_usage](const StreamWrite& write) -> HttpResponse {
-    auto chunk = [&](const std::function<void(json::Writer&)>& choices_and_more) {
-      rapidjson::StringBuffer buf;
-      json::Writer w(buf);
-      w.StartObject();
-      completion_head(w, id, "chat.completion.chunk", created, call->provider->id());
-      choices_and_more(w);
-      w.EndObject();
-      return "data: " + std::string(buf.GetString(), buf.GetSize()) + "\n\n";
-    };
-    auto choice = [&](json::Writer& w, const char* role, std::string_view content,
-                      const char* finish) {
-      json::key(w, "choices");
-      w.StartArray();
-      w.StartObject();
-      json::key(w, "index");
-      w.Int(0);
-      json::key(w, "delta");
-      w.StartObject();
-      if (role) {
-        json::key(w, "role");
-        json::put(w, role);
+    bool include_usage = false;
+    if (const Value* so = member(body, "stream_options")) {
+      if (!so->IsObject()) throw bad_request("/stream_options must be an object");
+      if (const Value* iu = member(*so, "include_usage")) {
+        if (!iu->IsBool()) throw bad_request("/stream_options/include_usage must be a boolean");
+        include_usage = iu->GetBool();
       }
-      if (role || !content.empty()) {
-        json::key(w, "content");
-        json::put(w, content);
-      }
-      w.EndObject();
-      json::key(w, "finish_reason");
-      finish ? json::put(w, finish) : (void)w.Null();
-      w.EndObject();
-      w.EndArray();
-    };
-    bool started = false, client_gone = false;
-    // Text deltas may split a UTF-8 sequence; hold back an incomplete tail so every event is
-    // valid JSON text.
-    std::string pending;
-    auto emit = [&](std::string_view text) {
-      if (client_gone) return;
-      if (!started) {
-        started = true;
-        if (!write(chunk([&](json::Writer& w) { choice(w, "assistant", "", nullptr); }))) {
-          client_gone = true;
-          return;
-        }
-      }
-      pending.append(text);
-      size_t cut = pending.size();
-      // Back up over an incomplete multi-byte sequence at the end.
-      for (size_t back = 1; back <= 3 && back <= pending.size(); ++back) {
-        unsigned char c = pending[pending.size() - back];
-        if ((c & 0xC0) == 0x80) continue;  // continuation byte
-        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-        if (need > back) cut = pending.size() - back;
-        break;
-      }
-      if (cut == 0) return;
-      std::string piece = pending.substr(0, cut);
-      pending.erase(0, cut);
-      if (!json::is_clean_text(piece)) return;  // never forward broken text
-      if (!write(chunk([&](json::Writer& w) { choice(w, nullptr, piece, nullptr); })))
-        client_gone = true;
-    };
-    ChatResult result;
-    try {
-      result = run_chat(*call, emit);
-    } catch (const ApiError& e) {
-      if (!started) throw;  // nothing sent yet: an ordinary error response with its status
-      // Mid-stream failure: OpenAI's convention is an error object as the last event.
-      rapidjson::StringBuffer buf;
-      json::Writer w(buf);
-      w.StartObject();
-      json::key(w, "error");
-      w.StartObject();
-      json::key(w, "message");
-      json::put(w, e.what());
-      json::key(w, "type");
-      json::put(w, e.code());
-      json::key(w, "code");
-      json::put(w, e.code());
-      w.EndObject();
-      w.EndObject();
-      write("data: " + std::string(buf.GetString(), buf.GetSize()) + "\n\n");
-      write("data: [DONE]\n\n");
-      return {};
     }
-    if (client_gone) return {};
-    if (!started) emit("");  // an empty reply still gets its role chunk
-    write(chunk([&](json::Writer& w) {
-      choice(w, nullptr, "", "stop");
-      write_sources(w, call->sources);
-    }));
-    if (include_usage)
-      write(chunk([&](json::Writer& w) {
+    if (const Value* n = member(body, "n"); n && !(n->IsInt() && n->GetInt() == 1))
+      throw unprocessable("/n: only one choice (n = 1) is supported");
+    auto call = prepare_chat(body);
+    const std::string id = new_completion_id();
+    const int64_t created = unix_now();
+
+    HttpResponse r;
+    if (!streaming) {
+      r.deferred = [call, id, created] {
+        ChatResult result = run_chat(*call, nullptr);
+        rapidjson::StringBuffer buf;
+        json::Writer w(buf);
+        w.StartObject();
+        completion_head(w, id, "chat.completion", created, call->provider->id());
         json::key(w, "choices");
         w.StartArray();
+        w.StartObject();
+        json::key(w, "index");
+        w.Int(0);
+        json::key(w, "message");
+        w.StartObject();
+        json::key(w, "role");
+        json::put(w, "assistant");
+        json::key(w, "content");
+        json::put(w, result.content);
+        w.EndObject();
+        json::key(w, "finish_reason");
+        json::put(w, "stop");
+        w.EndObject();
         w.EndArray();
         json::key(w, "usage");
         write_usage(w, result.usage);
+        write_sources(w, call->sources);
+        w.EndObject();
+        return ok_json(buf);
+      };
+      return r;
+    }
+
+    // Server-sent events in OpenAI's chunk format: a first chunk with the role, one per delta, a
+    // last one with finish_reason, optionally one with usage, then "data: [DONE]".
+    r.content_type = "text/event-stream";
+    r.stream = [call, id, created, include_usage](const StreamWrite& write) -> HttpResponse {
+      auto chunk = [&](const std::function<void(json::Writer&)>& choices_and_more) {
+        rapidjson::StringBuffer buf;
+        json::Writer w(buf);
+        w.StartObject();
+        completion_head(w, id, "chat.completion.chunk", created, call->provider->id());
+        choices_and_more(w);
+        w.EndObject();
+        return "data: " + std::string(buf.GetString(), buf.GetSize()) + "\n\n";
+      };
+      auto choice = [&](json::Writer& w, const char* role, std::string_view content,
+                        const char* finish) {
+        json::key(w, "choices");
+        w.StartArray();
+        w.StartObject();
+        json::key(w, "index");
+        w.Int(0);
+        json::key(w, "delta");
+        w.StartObject();
+        if (role) {
+          json::key(w, "role");
+          json::put(w, role);
+        }
+        if (role || !content.empty()) {
+          json::key(w, "content");
+          json::put(w, content);
+        }
+        w.EndObject();
+        json::key(w, "finish_reason");
+        finish ? json::put(w, finish) : (void)w.Null();
+        w.EndObject();
+        w.EndArray();
+      };
+      bool started = false, client_gone = false;
+      // Text deltas may split a UTF-8 sequence; hold back an incomplete tail so every event is
+      // valid JSON text.
+      std::string pending;
+      auto emit = [&](std::string_view text) {
+        if (client_gone) return;
+        if (!started) {
+          started = true;
+          if (!write(chunk([&](json::Writer& w) { choice(w, "assistant", "", nullptr); }))) {
+            client_gone = true;
+            return;
+          }
+        }
+        pending.append(text);
+        size_t cut = pending.size();
+        // Back up over an incomplete multi-byte sequence at the end.
+        for (size_t back = 1; back <= 3 && back <= pending.size(); ++back) {
+          unsigned char c = pending[pending.size() - back];
+          if ((c & 0xC0) == 0x80) continue;  // continuation byte
+          size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+          if (need > back) cut = pending.size() - back;
+          break;
+        }
+        if (cut == 0) return;
+        std::string piece = pending.substr(0, cut);
+        pending.erase(0, cut);
+        if (!json::is_clean_text(piece)) return;  // never forward broken text
+        if (!write(chunk([&](json::Writer& w) { choice(w, nullptr, piece, nullptr); })))
+          client_gone = true;
+      };
+      ChatResult result;
+      try {
+        result = run_chat(*call, emit);
+      } catch (const ApiError& e) {
+        if (!started) throw;  // nothing sent yet: an ordinary error response with its status
+        // Mid-stream failure: OpenAI's convention is an error object as the last event.
+        write("data: " + openai::error_json(e) + "\n\n");
+        write("data: [DONE]\n\n");
+        return {};
+      }
+      if (client_gone) return {};
+      if (!started) emit("");  // an empty reply still gets its role chunk
+      write(chunk([&](json::Writer& w) {
+        choice(w, nullptr, "", "stop");
+        write_sources(w, call->sources);
       }));
-    write("data: [DONE]\n\n");
-    return {};
-  };
-  return r;
+      if (include_usage)
+        write(chunk([&](json::Writer& w) {
+          json::key(w, "choices");
+          w.StartArray();
+          w.EndArray();
+          json::key(w, "usage");
+          write_usage(w, result.usage);
+        }));
+      write("data: [DONE]\n\n");
+      return {};
+    };
+    return r;
+  });
 }
 
 HttpResponse Api::models(const HttpRequest&) {

@@ -2,7 +2,8 @@
 // protocol-faithful local OpenAI server of tests/upstreams/openai_server.py (test::UpstreamServer).
 // Retrieval puts the collection's documents into the prompt and returns them as sources;
 // /v1/chat/completions answers in OpenAI's shape, plain and as server-sent events streamed while
-// the upstream streams; an upstream that is gone is a 503 with the envelope, and the host keeps
+// the upstream streams, with its errors in OpenAI's error object; content parts and the developer
+// role are accepted; an upstream that is gone is a 503 with the envelope, and the host keeps
 // serving.
 #include "e2e_support.h"
 #include "upstream_server.h"
@@ -185,6 +186,151 @@ TEST_F(Chat, UnreachableUpstreamIs503AndTheHostKeepsServing) {
   EXPECT_TRUE(json_ok(
       c_.post(host_->url("/v1/collections/workers/search"), R"({"query": "forklift", "k": 1})"),
       200, &d));
+}
+
+// OpenAI's content parts and the developer role, on both chat routes: the text parts are
+// concatenated as they are, and "developer" reaches the provider as "system".
+TEST_F(Chat, ContentPartsAndTheDeveloperRole) {
+  const std::string messages =
+      R"([{"role": "developer", "content": [{"type": "text", "text": "Be brief."}]},
+          {"role": "user", "content": [{"type": "text", "text": "Forklift "},
+                                       {"type": "text", "text": "drivers?"}]}])";
+  rapidjson::Document d;
+  ASSERT_TRUE(json_ok(c_.post(host_->url("/v1/chat/completions"),
+                              "{\"model\": \"chat-openai\", \"messages\": " + messages + "}"),
+                      200, &d));
+  std::string reply = d["choices"][0]["message"]["content"].GetString();
+  EXPECT_NE(reply.find("Echo: Forklift drivers? | messages: 2 | system: Be brief."),
+            std::string::npos)
+      << reply;
+  ASSERT_TRUE(
+      json_ok(c_.post(host_->url("/v1/chat"), "{\"messages\": " + messages + "}"), 200, &d));
+  reply = d["message"]["content"].GetString();
+  EXPECT_NE(reply.find("Echo: Forklift drivers? | messages: 2 | system: Be brief."),
+            std::string::npos)
+      << reply;
+
+  // What the upstream received: plain string contents, the developer message as "system".
+  auto sent = parse_json(upstream_.requests());
+  ASSERT_FALSE(sent.HasParseError());
+  int chats = 0;
+  for (const auto& r : sent["requests"].GetArray()) {
+    if (std::string(r["path"].GetString()) != "/v1/chat/completions") continue;  // health checks
+    ++chats;
+    const auto& msgs = r["body"]["messages"];
+    ASSERT_EQ(msgs.Size(), 2u) << to_json(r);
+    EXPECT_STREQ(msgs[0]["role"].GetString(), "system");
+    EXPECT_STREQ(msgs[0]["content"].GetString(), "Be brief.");
+    EXPECT_STREQ(msgs[1]["role"].GetString(), "user");
+    EXPECT_STREQ(msgs[1]["content"].GetString(), "Forklift drivers?");
+  }
+  EXPECT_EQ(chats, 2);
+
+  // With retrieval, lakehost's context goes after the developer (= system) message.
+  ASSERT_TRUE(
+      json_ok(c_.post(host_->url("/v1/chat"),
+                      "{\"messages\": " + messages + ", \"collection\": \"workers\", \"k\": 2}"),
+              200, &d));
+  EXPECT_EQ(d["sources"].Size(), 2u);
+  EXPECT_NE(
+      std::string(d["message"]["content"].GetString()).find("messages: 3 | system: Be brief."),
+      std::string::npos)
+      << d["message"]["content"].GetString();
+}
+
+TEST_F(Chat, UnsupportedContentPartsAreRefusedNamingTheField) {
+  for (const char* path : {"/v1/chat/completions", "/v1/chat"}) {
+    SCOPED_TRACE(path);
+    auto url = host_->url(path);
+    auto with = [](const std::string& content) {
+      return R"({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": )" +
+             content + "}]}";
+    };
+    EXPECT_TRUE(is_error(
+        c_.post(url, with(R"([{"type": "image_url", "image_url": {"url": "http://x/y.png"}}])")),
+        400, "invalid_value", "/messages/1/content/0/type \"image_url\" is not supported"));
+    EXPECT_TRUE(
+        is_error(c_.post(url, with(R"([{"type": "text", "text": "a"}, {"type": "input_audio",
+                                "input_audio": {"data": "AAAA", "format": "wav"}}])")),
+                 400, "invalid_value", "/messages/1/content/1/type \"input_audio\""));
+    EXPECT_TRUE(
+        is_error(c_.post(url, with("[]")), 422, "validation_failed", "/messages/1/content"));
+    EXPECT_TRUE(is_error(c_.post(url, with(R"(["text"])")), 400, "bad_request",
+                         "/messages/1/content/0 must be an object"));
+    EXPECT_TRUE(is_error(c_.post(url, with(R"([{"text": "a"}])")), 400, "bad_request",
+                         "/messages/1/content/0/type"));
+    EXPECT_TRUE(is_error(c_.post(url, with(R"([{"type": "text"}])")), 400, "bad_request",
+                         "/messages/1/content/0/text"));
+    EXPECT_TRUE(is_error(c_.post(url, with(R"([{"type": "text", "text": 5}])")), 400, "bad_request",
+                         "/messages/1/content/0/text"));
+    EXPECT_TRUE(is_error(c_.post(url, with(R"([{"type": "text", "text": "a\u0000b"}])")), 422,
+                         "validation_failed", "/messages/1/content must not contain NUL"));
+    EXPECT_TRUE(is_error(c_.post(url, with("42")), 400, "bad_request", "/messages/1/content"));
+    EXPECT_TRUE(is_error(c_.post(url, R"({"messages": [{"role": "tool", "content": "x"}]})"), 422,
+                         "validation_failed", "/messages/0/role"));
+  }
+  // Nothing of the above reached the upstream.
+  EXPECT_EQ(upstream_.requests().find("/v1/chat/completions"), std::string::npos)
+      << upstream_.requests();
+}
+
+// /v1/chat/completions answers errors in OpenAI's error object, which keeps lakehost's code and
+// message and adds type and param (what OpenAI's client libraries read); /v1/chat keeps
+// lakehost's envelope.
+TEST_F(Chat, ChatCompletionsErrorsAreOpenAiErrorObjects) {
+  auto r = c_.post(host_->url("/v1/chat/completions"),
+                   R"({"messages": [{"role": "user", "content": "x"}, {"role": "user",
+                       "content": [{"type": "image_url"}]}]})");
+  ASSERT_TRUE(is_error(r, 400, "invalid_value"));
+  auto d = parse_json(r.body);
+  EXPECT_STREQ(d["error"]["type"].GetString(), "invalid_request_error") << r.body;
+  EXPECT_STREQ(d["error"]["param"].GetString(), "messages[1].content[0].type") << r.body;
+
+  r = c_.post(host_->url("/v1/chat/completions"),
+              R"({"messages": [{"role": "user", "content": "x"}], "model": "gpt-9"})");
+  ASSERT_TRUE(is_error(r, 404, "model_not_found", "gpt-9"));
+  d = parse_json(r.body);
+  EXPECT_STREQ(d["error"]["type"].GetString(), "invalid_request_error") << r.body;
+  EXPECT_STREQ(d["error"]["param"].GetString(), "model") << r.body;
+
+  r = c_.post(host_->url("/v1/chat/completions"), "not json");
+  ASSERT_TRUE(is_error(r, 400, "malformed_json"));
+  d = parse_json(r.body);
+  EXPECT_TRUE(d["error"]["param"].IsNull()) << r.body;
+
+  // Errors of the deferred and streamed parts (the upstream is gone) are OpenAI's too.
+  upstream_.stop();
+  for (const char* stream : {"false", "true"}) {
+    r = c_.post(host_->url("/v1/chat/completions"),
+                std::string(R"({"messages": [{"role": "user", "content": "x"}], "stream": )") +
+                    stream + "}");
+    ASSERT_TRUE(is_error(r, 503, "upstream_unavailable")) << stream;
+    d = parse_json(r.body);
+    EXPECT_STREQ(d["error"]["type"].GetString(), "server_error") << r.body;
+    EXPECT_TRUE(d["error"].HasMember("param")) << r.body;
+  }
+
+  r = c_.post(host_->url("/v1/chat"), R"({"messages": []})");
+  ASSERT_TRUE(is_error(r, 422, "validation_failed", "/messages"));
+  EXPECT_FALSE(parse_json(r.body)["error"].HasMember("type")) << r.body;
+}
+
+// A failure after the stream started ends it with OpenAI's error object as the last event.
+TEST_F(Chat, MidStreamFailureEndsWithAnOpenAiErrorEvent) {
+  upstream_.control(R"({"stream_error_after": 2})");
+  auto r = c_.post(host_->url("/v1/chat/completions"),
+                   R"({"messages": [{"role": "user", "content": "one two three four five"}],
+                       "stream": true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto at = r.body.find("data: {\"error\"");
+  ASSERT_NE(at, std::string::npos) << r.body;
+  auto end = r.body.find("\n\n", at);
+  auto d = parse_json(r.body.substr(at + 6, end - at - 6));
+  ASSERT_FALSE(d.HasParseError()) << r.body;
+  EXPECT_STREQ(d["error"]["type"].GetString(), "server_error") << r.body;
+  EXPECT_TRUE(d["error"]["message"].IsString() && d["error"]["code"].IsString()) << r.body;
+  EXPECT_TRUE(d["error"].HasMember("param")) << r.body;
+  EXPECT_NE(r.body.find("data: [DONE]\n\n", end), std::string::npos) << r.body;
 }
 
 TEST(ChatWithoutProvider, NoChatProviderIs503) {
