@@ -245,8 +245,11 @@ HttpResponse Api::ready(const HttpRequest& req) {
       const std::string group = require->substr(at, end - at);
       if (group == "chat")
         need_chat = true;
-      else if (group != "search")
-        throw unprocessable("require: unknown route group \"" + group + "\" (known: search, chat)");
+      else if (group != "search" && !group.empty())
+        throw unprocessable(
+            "require: unknown route group " +
+            (json::is_clean_text(group) ? "\"" + group + "\"" : "(not UTF-8 text)") +
+            " (known: search, chat)");
       at = end + 1;
     }
   }
