@@ -16,6 +16,7 @@
 #include "cpu_kernels.h"
 #include "json_util.h"
 #include "openai_errors.h"
+#include "readiness.h"
 #include "request_json.h"
 
 namespace lakehost {
@@ -190,6 +191,7 @@ void Api::install(HttpServer& s) {
     return [this, fn](const HttpRequest& r) { return (this->*fn)(r); };
   };
   s.route("GET", "/health", bind(&Api::health));
+  s.route("GET", "/ready", bind(&Api::ready));
   s.route("GET", "/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, metrics_.render(), "text/plain; version=0.0.4"};
   });
@@ -220,34 +222,106 @@ void Api::install(HttpServer& s) {
 
 // ---- health, plugins, reload ------------------------------------------------------------------
 
+// Liveness: local and instant. Plugin health is probed in the background and reported by
+// GET /ready, so a slow or dead upstream can neither stall this route nor fail it.
 HttpResponse Api::health(const HttpRequest&) {
   auto gen = registry_.current();
   rapidjson::StringBuffer buf;
   json::Writer w(buf);
-  std::vector<std::pair<std::string, std::string>> failures;
-  for (auto& p : gen->plugins()) {
-    if (auto h = p->health(); !h.empty()) failures.emplace_back(p->id(), h);
-  }
   w.StartObject();
   json::key(w, "status");
-  json::put(w, failures.empty() ? "ok" : "degraded");
+  json::put(w, "ok");
   json::key(w, "generation");
-  w.Uint64(gen->number());
-  if (!failures.empty()) {
-    json::key(w, "failures");
-    w.StartArray();
-    for (auto& [id, msg] : failures) {
-      w.StartObject();
-      json::key(w, "id");
-      json::put(w, id);
-      json::key(w, "message");
-      json::put(w, msg);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
+  w.Uint64(gen ? gen->number() : 0);
   w.EndObject();
-  return ok_json(buf, failures.empty() ? 200 : 503);
+  return ok_json(buf);
+}
+
+// Readiness from the prober's last results (never a plugin call). 503 only when a route group
+// every client needs (search: storage, embedder, vector backend, scorer) or one the caller
+// requires (?require=chat) cannot be served; another failing dependency is 200 "degraded".
+HttpResponse Api::ready(const HttpRequest& req) {
+  if (!readiness_)
+    throw ApiError(503, "readiness_unavailable", "no background health prober runs in this host");
+  bool need_chat = false;
+  if (auto require = req.query("require")) {
+    size_t at = 0;
+    while (at <= require->size()) {
+      size_t end = std::min(require->find(',', at), require->size());
+      const std::string group = require->substr(at, end - at);
+      if (group == "chat")
+        need_chat = true;
+      else if (group != "search" && !group.empty())
+        throw unprocessable(
+            "require: unknown route group " +
+            (json::is_clean_text(group) ? "\"" + group + "\"" : "(not UTF-8 text)") +
+            " (known: search, chat)");
+      at = end + 1;
+    }
+  }
+  const auto r = readiness_->report();
+  const bool ok = r.search && (!need_chat || r.chat);
+  const auto now_steady = std::chrono::steady_clock::now();
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "status");
+  json::put(w, !ok ? "not_ready" : r.degraded ? "degraded" : "ready");
+  json::key(w, "generation");
+  w.Uint64(r.generation);
+  json::key(w, "routes");
+  w.StartObject();
+  json::key(w, "search");
+  w.Bool(r.search);
+  json::key(w, "chat");
+  w.Bool(r.chat);
+  w.EndObject();
+  json::key(w, "required");
+  w.StartArray();
+  json::put(w, "search");
+  if (need_chat) json::put(w, "chat");
+  w.EndArray();
+  json::key(w, "probe");
+  w.StartObject();
+  json::key(w, "interval_ms");
+  w.Int64(readiness_->options().interval.count());
+  json::key(w, "timeout_ms");
+  w.Int64(readiness_->options().timeout.count());
+  w.EndObject();
+  json::key(w, "dependencies");
+  w.StartArray();
+  for (const auto& d : r.dependencies) {
+    w.StartObject();
+    json::key(w, "id");
+    json::put(w, d.id);
+    json::key(w, "kind");
+    json::put(w, kind_name(d.kind));
+    json::key(w, "default");
+    w.Bool(d.is_default);
+    json::key(w, "status");
+    json::put(w, status_name(d.status));
+    json::key(w, "message");
+    json::put(w, d.message);
+    json::key(w, "checked_at");
+    d.checked_at ? json::put(w, iso8601_utc(*d.checked_at)) : (void)w.Null();
+    json::key(w, "age_ms");
+    if (d.checked_at)
+      w.Int64(std::chrono::duration_cast<std::chrono::milliseconds>(now_steady - d.checked_steady)
+                  .count());
+    else
+      w.Null();
+    json::key(w, "latency_ms");
+    if (d.checked_at)
+      w.Double(std::chrono::duration<double, std::milli>(d.latency).count());
+    else
+      w.Null();
+    json::key(w, "consecutive_failures");
+    w.Uint64(d.consecutive_failures);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return ok_json(buf, ok ? 200 : 503);
 }
 
 std::string Api::plugins_json(const Generation& gen) const {

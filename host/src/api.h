@@ -22,6 +22,7 @@ struct ScoredResult {
 };
 
 struct ChatCall;  // chat_routes.cpp
+class Readiness;  // readiness.h
 
 class Api {
  public:
@@ -40,6 +41,8 @@ class Api {
                                    const rapidjson::Value* filter, const std::string* scorer_id);
 
   EmbedCache& embed_cache() { return cache_; }
+  // The background prober GET /ready reports from (without one, /ready answers 503).
+  void set_readiness(const Readiness* r) { readiness_ = r; }
 
   // Another replica changed key `key` in shared storage ("" = anything may have changed).
   void storage_key_changed(const std::string& key) {
@@ -48,6 +51,7 @@ class Api {
 
  private:
   HttpResponse health(const HttpRequest&);
+  HttpResponse ready(const HttpRequest&);
   HttpResponse plugins(const HttpRequest&);
   HttpResponse reload(const HttpRequest&);
   HttpResponse embed(const HttpRequest&);
@@ -86,6 +90,7 @@ class Api {
   Metrics& metrics_;
   EmbedCache cache_;
   PlaybookStore playbooks_;
+  const Readiness* readiness_ = nullptr;
 };
 
 }  // namespace lakehost

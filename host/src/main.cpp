@@ -15,6 +15,7 @@
 #include "manifest_watcher.h"
 #include "metrics.h"
 #include "plugin_loader.h"
+#include "readiness.h"
 #include "registry.h"
 
 namespace fs = std::filesystem;
@@ -40,7 +41,7 @@ std::vector<fs::path> default_plugin_dirs() {
 int serve(const std::string& listen, const fs::path& manifests, const fs::path& data,
           std::vector<fs::path> plugin_dirs, HttpOptions http, bool watch, const std::string& demo,
           const std::string& demo_collection, const std::string& port_file,
-          size_t embed_cache_entries) {
+          size_t embed_cache_entries, ProbeOptions probe) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "lakehost: --listen must be HOST:PORT, got \"" << listen << "\"\n";
@@ -65,6 +66,7 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   lo.plugin_dirs = plugin_dirs;
   lo.data_dir = fs::absolute(data);
   lo.runtime_dir = lo.data_dir / ".loaded-plugins";
+  lo.health_timeout = probe.timeout;
   for (const auto& d : lo.plugin_dirs) spdlog::info("plugin directory: {}", d.string());
   const auto& ki = kernel_info();
   spdlog::info("vector kernel: {} (CPU: {}; best supported: {}{})", ki.kernel,
@@ -113,6 +115,13 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
         "lakehost_replica_following " +
         std::to_string(follower.following() ? 1 : 0) + "\n";
   });
+  metrics.add_collector(render_plugin_failure_metrics);
+  // Plugin health checks run on the prober's threads only: /health never calls a plugin, and
+  // /ready reports the prober's last results.
+  Readiness readiness(registry, probe);
+  metrics.add_collector([&](std::string& out) { readiness.render_metrics(out); });
+  api.set_readiness(&readiness);
+  readiness.start();
   HttpServer server(http, metrics);
   api.install(server);
   try {
@@ -146,6 +155,7 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   watcher.reset();
   server.stop();
   spdlog::info("HTTP server stopped");
+  readiness.stop();
   Reaper::instance().drain();
   spdlog::info("stopped");
   return 0;
@@ -164,6 +174,7 @@ int main(int argc, char** argv) {
   int64_t header_ms = 10000, body_ms = 30000, keepalive_ms = 60000;
   bool no_watch = false;
   size_t embed_cache_entries = 10000;
+  int64_t probe_interval_ms = 5000, probe_timeout_ms = 2000;
   cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->envname("LAKEHOST_LISTEN")
       ->capture_default_str();
@@ -203,6 +214,17 @@ int main(int argc, char** argv) {
                   "Query embeddings kept in the LRU embed cache (0 disables it)")
       ->envname("LAKEHOST_EMBED_CACHE_ENTRIES")
       ->capture_default_str();
+  cmd->add_option("--probe-interval-ms", probe_interval_ms,
+                  "Plugin health checks run in the background this often (GET /ready)")
+      ->envname("LAKEHOST_PROBE_INTERVAL_MS")
+      ->check(CLI::Range(int64_t{50}, int64_t{3600000}))
+      ->capture_default_str();
+  cmd->add_option("--probe-timeout-ms", probe_timeout_ms,
+                  "A health check not answered by then counts as failing; also bounds the check "
+                  "of a new plugin instance during a reload")
+      ->envname("LAKEHOST_PROBE_TIMEOUT_MS")
+      ->check(CLI::Range(int64_t{10}, int64_t{600000}))
+      ->capture_default_str();
   cmd->add_flag("--no-watch", no_watch, "Do not reload when the manifests directory changes");
   cmd->add_option("--demo", demo, "JSON-lines corpus to load when the demo collection is empty")
       ->envname("LAKEHOST_DEMO");
@@ -220,6 +242,9 @@ int main(int argc, char** argv) {
   http.body_timeout = std::chrono::milliseconds(body_ms);
   http.keepalive_timeout = std::chrono::milliseconds(keepalive_ms);
   std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
+  ProbeOptions probe;
+  probe.interval = std::chrono::milliseconds(probe_interval_ms);
+  probe.timeout = std::chrono::milliseconds(probe_timeout_ms);
   return serve(listen, manifests, data, dirs, http, !no_watch, demo, demo_collection, port_file,
-               embed_cache_entries);
+               embed_cache_entries, probe);
 }

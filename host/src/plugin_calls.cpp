@@ -1,11 +1,18 @@
 #include "plugin_calls.h"
 
+#include "readiness.h"
+
 namespace lakehost {
 
 void throw_plugin_error(const PluginInstance& p, const char* op, lh_status st,
                         const lh_error& err) {
   std::string msg = "plugin \"" + p.id() + "\" " + op + ": " +
                     (err.message[0] ? std::string(err.message) : "failed");
+  // Failures of the plugin or its upstream (not of the client's request) reach the log too,
+  // rate-limited per plugin, so an outage is visible without a client reporting it.
+  if (st != LH_ERR_INVALID_ARGUMENT && st != LH_ERR_NOT_FOUND && st != LH_ERR_CONFLICT &&
+      st != LH_ERR_UNSUPPORTED)
+    log_plugin_failure(p, op, st, msg);
   switch (st) {
     case LH_ERR_INVALID_ARGUMENT:
       throw ApiError(422, "invalid_argument", msg);

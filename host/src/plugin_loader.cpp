@@ -138,6 +138,45 @@ std::string PluginInstance::health() const {
   return err.message[0] ? err.message : "unhealthy";
 }
 
+HealthCall PluginInstance::health_async(const std::shared_ptr<PluginInstance>& self) {
+  std::lock_guard lock(self->health_mu_);
+  if (self->health_inflight_.reply.valid()) {
+    HealthCall joined = self->health_inflight_;
+    joined.joined = true;
+    return joined;
+  }
+  auto promise = std::make_shared<std::promise<HealthReply>>();
+  HealthCall call{promise->get_future().share(), std::chrono::steady_clock::now(), false};
+  try {
+    std::thread([self, promise, started = call.started] {
+      HealthReply r;
+      try {
+        r.message = self->health();
+      } catch (const std::exception& e) {  // e.g. bad_alloc copying the message
+        r.message = e.what();
+      }
+      r.took = std::chrono::steady_clock::now() - started;
+      {
+        std::lock_guard lock(self->health_mu_);
+        self->health_inflight_ = {};
+      }
+      promise->set_value(std::move(r));
+    }).detach();
+  } catch (const std::system_error& e) {
+    promise->set_value({std::string("cannot start a health check thread: ") + e.what(), {}});
+    return call;
+  }
+  self->health_inflight_ = call;
+  return call;
+}
+
+std::string PluginInstance::health_within(const std::shared_ptr<PluginInstance>& self,
+                                          std::chrono::milliseconds timeout) {
+  auto call = health_async(self);
+  if (call.reply.wait_for(timeout) == std::future_status::ready) return call.reply.get().message;
+  return "the health check did not answer within " + std::to_string(timeout.count()) + " ms";
+}
+
 // ---- PluginLoader -----------------------------------------------------------------------------
 
 PluginLoader::PluginLoader(LoaderOptions options) : options_(std::move(options)) {

@@ -8,8 +8,10 @@
 #include <rapidjson/schema.h>
 
 #include <boost/dll/shared_library.hpp>
+#include <chrono>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,6 +38,21 @@ struct LoaderOptions {
   // rebuilt library at the same path becomes a new library (dlopen dedups by path).
   std::filesystem::path runtime_dir;
   std::filesystem::path data_dir;  // handed to plugins (lh_host_api::data_dir)
+  // How long a reload waits for a new instance's health check (--probe-timeout-ms).
+  std::chrono::milliseconds health_timeout{2000};
+};
+
+// The answer of one health check.
+struct HealthReply {
+  std::string message;  // "" when healthy
+  std::chrono::steady_clock::duration took{};
+};
+
+// A health check running on its own thread (PluginInstance::health_async).
+struct HealthCall {
+  std::shared_future<HealthReply> reply;
+  std::chrono::steady_clock::time_point started;
+  bool joined = false;  // an earlier, still running call was returned instead of a new one
 };
 
 // A loaded library. Instances hold a shared_ptr to it: it is unmapped only after the last
@@ -87,8 +104,15 @@ class PluginInstance {
   std::unique_lock<std::mutex> call_guard() const;
   // Identity of what was loaded: equal keys mean an instance can be reused across reloads.
   std::string reuse_key() const;
-  // Optional health check; returns an error message or "".
+  // Optional health check; returns an error message or "". Blocks as long as the plugin does.
   std::string health() const;
+  // Runs health() on a thread of its own, which keeps the instance alive until it returns. While
+  // a call is still running (an upstream that never answers), its future is returned instead of
+  // starting another: a hung plugin costs one thread, not one per check.
+  static HealthCall health_async(const std::shared_ptr<PluginInstance>& self);
+  // health_async() waited on for at most `timeout`: "" when healthy, else why not.
+  static std::string health_within(const std::shared_ptr<PluginInstance>& self,
+                                   std::chrono::milliseconds timeout);
 
  private:
   std::shared_ptr<PluginLibrary> lib_;
@@ -98,6 +122,8 @@ class PluginInstance {
   void* self_ = nullptr;
   uint64_t serial_;
   mutable std::mutex call_mutex_;
+  std::mutex health_mu_;
+  HealthCall health_inflight_;  // reply.valid() while a health_async() call runs
 };
 
 class PluginLoader {

@@ -161,7 +161,10 @@ ReloadOutcome Registry::reload(const std::string& trigger) {
       }
       if (!inst) {
         inst = loader_.instantiate(m, lib);
-        if (auto h = inst->health(); !h.empty())
+        // Bounded: an upstream that never answers fails this reload after the probe timeout
+        // instead of holding it (and every later reload) for the plugin's own request timeout.
+        if (auto h = PluginInstance::health_within(inst, loader_.options().health_timeout);
+            !h.empty())
           throw LoadError(m.file.string() + ": plugin \"" + m.id + "\" is unhealthy: " + h);
       }
       next->plugins_.push_back(inst);

@@ -1,8 +1,10 @@
 // End to end: a real `lakehost serve` whose default embed provider is embed-ollama or
 // embed-openai, talking to the fake servers of tests/upstreams/. The REST API returns the
 // upstream's vectors, normalised; when the upstream goes away, requests fail with 503
-// upstream_unavailable and GET /health reports the instance unhealthy.
+// upstream_unavailable, GET /ready (the background prober) reports the instance failing and the
+// host not ready, while GET /health (liveness) stays 200.
 #include <filesystem>
+#include <thread>
 
 #include "host_process.h"
 #include "upstream_clients_support.h"
@@ -60,10 +62,22 @@ void expect_unavailable(HttpClient& c, const HostProcess& h, const std::string& 
   EXPECT_STREQ(d["error"]["code"].GetString(), "upstream_unavailable");
   EXPECT_NE(std::string(d["error"]["message"].GetString()).find(upstream_url), std::string::npos)
       << r.body;
-  const HttpResult health = c.get(h.url("/health"));
-  EXPECT_EQ(health.status, 503) << health.body;
-  EXPECT_NE(health.body.find("degraded"), std::string::npos) << health.body;
+  EXPECT_EQ(c.get(h.url("/health")).status, 200) << "liveness never depends on an upstream";
+  // The default embedder is on the search path: the prober reports the host not ready.
+  HttpResult ready;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    ready = c.get(h.url("/ready"));
+    if (ready.status == 503) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find("\"not_ready\""), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find("\"failing\""), std::string::npos) << ready.body;
 }
+
+// Background health checks every 200 ms, so /ready notices the upstream going away quickly.
+const std::vector<std::string> kFastProbes = {"--probe-interval-ms", "200"};
 
 TEST(UpstreamE2E, OllamaEmbeddingsThroughTheHost) {
   UpstreamServer ollama("ollama_server.py", {"--dimension", "24"});
@@ -74,6 +88,7 @@ TEST(UpstreamE2E, OllamaEmbeddingsThroughTheHost) {
                                R"(, "model": "nomic-embed-text", "max_retries": 1,
                "retry_backoff_ms": 10}})";
   HostOptions o;
+  o.extra_args = kFastProbes;
   o.manifests_dir = manifests_with("embed-ollama.json", manifest);
   HostProcess host(o);
   HttpClient c;
@@ -105,6 +120,7 @@ TEST(UpstreamE2E, OpenAIEmbeddingsThroughTheHostWithAnApiKey) {
                "api_key_env": "LAKEHOST_TEST_E2E_OPENAI_KEY", "max_retries": 1,
                "retry_backoff_ms": 10}})";
   HostOptions o;
+  o.extra_args = kFastProbes;
   o.manifests_dir = manifests_with("embed-openai.json", manifest);
   HostProcess host(o);
   HttpClient c;
