@@ -163,9 +163,18 @@ ReloadOutcome Registry::reload(const std::string& trigger) {
         inst = loader_.instantiate(m, lib);
         // Bounded: an upstream that never answers fails this reload after the probe timeout
         // instead of holding it (and every later reload) for the plugin's own request timeout.
+        // A chat provider is needed by the chat routes only: its model server being down must
+        // not keep a host from starting or reloading what search needs. It loads, GET /ready
+        // reports it failing, and chat answers 503 until its upstream is back.
         if (auto h = PluginInstance::health_within(inst, loader_.options().health_timeout);
-            !h.empty())
-          throw LoadError(m.file.string() + ": plugin \"" + m.id + "\" is unhealthy: " + h);
+            !h.empty()) {
+          if (m.kind != LH_KIND_CHAT_PROVIDER)
+            throw LoadError(m.file.string() + ": plugin \"" + m.id + "\" is unhealthy: " + h);
+          spdlog::warn(
+              "{}: chat provider \"{}\" is unhealthy, loaded anyway (GET /ready shows "
+              "it; chat answers 503 until it recovers): {}",
+              m.file.string(), m.id, h);
+        }
       }
       next->plugins_.push_back(inst);
       next->by_id_[m.id] = inst;
