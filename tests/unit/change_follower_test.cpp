@@ -217,3 +217,19 @@ TEST(LocalWrites, FailedWritesAreUncertainAndSettleWaitsForWritesInFlight) {
   EXPECT_TRUE(j.since(mark2, "c").ids.empty());
   j.close(mark2);
 }
+
+// A local write that failed with an unknown outcome (say the connection broke after COMMIT was
+// sent) may have committed: the follower re-reads it, so the index agrees with storage.
+TEST_F(ChangeFollowerTest, AFailedLocalWriteThatCommittedAnywayReachesTheIndex) {
+  try {
+    LocalWrites::Scope journal(registry_->local_writes(), "c", {"u1"});
+    write_elsewhere("u1", "committed although the client saw 503");
+    throw std::runtime_error("storage_unavailable: connection lost during COMMIT");
+  } catch (const std::runtime_error&) {
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (registry_->current()->collection("c")->size() == 0 &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(indexed_text(*registry_, "u1"), "committed although the client saw 503");
+}
