@@ -604,6 +604,7 @@ HttpResponse Api::put_collection(const HttpRequest& req) {
     settings.scorer = scorer_id;
     // Build the (empty) index first so the stored settings carry the real fingerprint.
     auto coll = Registry::build_collection(*gen, nullptr, name, settings, nullptr);
+    LocalWrites::Scope journal(registry_.local_writes(), name, {}, /*whole=*/true);
     storage.collection_put(name, coll->settings().to_json());
     gen->put_collection(coll);
     registry_.note_write();
@@ -629,6 +630,7 @@ HttpResponse Api::delete_collection(const HttpRequest& req) {
   auto gen = registry_.current();
   require_collection(*gen, name);
   auto storage = gen->storage();
+  LocalWrites::Scope journal(registry_.local_writes(), name, {}, /*whole=*/true);
   storage.collection_delete(name);
   playbooks_.drop_collection(storage, name);
   gen->drop_collection(name);
@@ -653,6 +655,11 @@ void Api::upsert(const std::string& collection, std::vector<DocumentRecord> docs
   auto coll = require_collection(*gen, collection);
   if (coll->embedder() != embedded_with) embed_all(coll->embedder());
   auto storage = gen->storage();
+  // Until the index has the batch, the change follower must not replace these ids with an
+  // older read of storage (read-your-writes).
+  std::vector<std::string> ids;
+  for (const auto& d : docs) ids.push_back(d.id);
+  LocalWrites::Scope journal(registry_.local_writes(), collection, std::move(ids));
   storage.documents_upsert(collection, docs);  // all or nothing
   registry_.note_write();
   try {
@@ -745,6 +752,7 @@ HttpResponse Api::delete_document(const HttpRequest& req) {
   auto gen = registry_.current();
   auto coll = require_collection(*gen, req.params[0]);
   require_clean_id(req.params[1]);
+  LocalWrites::Scope journal(registry_.local_writes(), req.params[0], {req.params[1]});
   if (!gen->storage().document_delete(req.params[0], req.params[1]))
     throw not_found("document_not_found", "no document \"" + req.params[1] + "\" in collection \"" +
                                               req.params[0] + "\"");

@@ -103,18 +103,7 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   // Writes other replicas commit to shared storage (storage-postgres) reach this host's indexes
   // and playbook cache; a storage private to this process simply has no feed.
   ChangeFollower follower(registry, [&](const std::string& key) { api.storage_key_changed(key); });
-  metrics.add_collector([&](std::string& out) {
-    out +=
-        "# HELP lakehost_replica_changes_applied_total Changes by other replicas applied here.\n"
-        "# TYPE lakehost_replica_changes_applied_total counter\n"
-        "lakehost_replica_changes_applied_total " +
-        std::to_string(follower.applied()) + "\n";
-    out +=
-        "# HELP lakehost_replica_following 1 while the storage's change feed is followed.\n"
-        "# TYPE lakehost_replica_following gauge\n"
-        "lakehost_replica_following " +
-        std::to_string(follower.following() ? 1 : 0) + "\n";
-  });
+  metrics.add_collector([&](std::string& out) { follower.render_metrics(out); });
   metrics.add_collector(render_plugin_failure_metrics);
   // Plugin health checks run on the prober's threads only: /health never calls a plugin, and
   // /ready reports the prober's last results.

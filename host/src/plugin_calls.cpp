@@ -21,6 +21,9 @@ void throw_plugin_error(const PluginInstance& p, const char* op, lh_status st,
     case LH_ERR_CONFLICT:
       throw ApiError(409, "conflict", msg);
     case LH_ERR_UNAVAILABLE:
+      // The database behind a storage backend is not a model server: operators page different
+      // people for the two, so clients and alerts must be able to tell them apart.
+      if (p.kind() == LH_KIND_STORAGE_BACKEND) throw ApiError(503, "storage_unavailable", msg);
       throw ApiError(503, "upstream_unavailable", msg);
     case LH_ERR_UNSUPPORTED:
       throw ApiError(422, "unsupported", msg);

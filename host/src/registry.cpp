@@ -55,6 +55,99 @@ void Generation::drop_collection(const std::string& name) {
   collections_.erase(name);
 }
 
+// ---- LocalWrites ------------------------------------------------------------------------------
+
+LocalWrites::Scope::Scope(LocalWrites& j, std::string collection, std::vector<std::string> ids,
+                          bool whole)
+    : j_(j),
+      ticket_(j.begin(collection)),
+      collection_(std::move(collection)),
+      ids_(std::move(ids)),
+      whole_(whole),
+      exceptions_(std::uncaught_exceptions()) {}
+
+LocalWrites::Scope::~Scope() {
+  j_.end(ticket_, collection_, ids_, whole_, std::uncaught_exceptions() > exceptions_);
+}
+
+uint64_t LocalWrites::begin(const std::string& collection) {
+  std::lock_guard lock(mu_);
+  const uint64_t t = next_ticket_++;
+  in_flight_.emplace(t, collection);
+  return t;
+}
+
+void LocalWrites::end(uint64_t ticket, const std::string& collection,
+                      const std::vector<std::string>& ids, bool whole, bool failed) {
+  {
+    std::lock_guard lock(mu_);
+    in_flight_.erase(ticket);
+    if (!windows_.empty()) {
+      auto& e = written_[collection];
+      ++seq_;
+      if (whole) e.whole = seq_;
+      for (const auto& id : ids) e.ids[id] = seq_;
+    }
+    if (failed) {
+      if (whole) uncertain_.collections.insert(collection);
+      if (!ids.empty()) uncertain_.documents[collection].insert(ids.begin(), ids.end());
+    }
+  }
+  ended_.notify_all();
+}
+
+uint64_t LocalWrites::open() {
+  std::lock_guard lock(mu_);
+  windows_.insert(seq_);
+  return seq_;
+}
+
+void LocalWrites::close(uint64_t mark) {
+  std::lock_guard lock(mu_);
+  if (auto it = windows_.find(mark); it != windows_.end()) windows_.erase(it);
+  if (windows_.empty()) {
+    written_.clear();
+    return;
+  }
+  // Forget what no open window can ask about any more.
+  const uint64_t oldest = *windows_.begin();
+  for (auto c = written_.begin(); c != written_.end();) {
+    std::erase_if(c->second.ids, [&](const auto& kv) { return kv.second <= oldest; });
+    if (c->second.ids.empty() && c->second.whole <= oldest)
+      c = written_.erase(c);
+    else
+      ++c;
+  }
+}
+
+void LocalWrites::settle(const std::string& collection) {
+  std::unique_lock lock(mu_);
+  const uint64_t before = next_ticket_;
+  ended_.wait(lock, [&] {
+    for (const auto& [t, c] : in_flight_) {
+      if (t >= before) break;
+      if (collection.empty() || c == collection) return false;
+    }
+    return true;
+  });
+}
+
+LocalWrites::Since LocalWrites::since(uint64_t mark, const std::string& collection) const {
+  std::lock_guard lock(mu_);
+  Since out;
+  auto it = written_.find(collection);
+  if (it == written_.end()) return out;
+  out.whole = it->second.whole > mark;
+  for (const auto& [id, seq] : it->second.ids)
+    if (seq > mark) out.ids.insert(id);
+  return out;
+}
+
+LocalWrites::Uncertain LocalWrites::take_uncertain() {
+  std::lock_guard lock(mu_);
+  return std::exchange(uncertain_, {});
+}
+
 // ---- Registry ---------------------------------------------------------------------------------
 
 Registry::Registry(PluginLoader& loader, std::filesystem::path manifests_dir)

@@ -5,12 +5,15 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "collection_index.h"
@@ -49,6 +52,72 @@ class Generation {
 
 using GenerationPtr = std::shared_ptr<Generation>;
 
+// The writes this host makes, as the change follower needs to see them. The follower re-reads
+// storage without stopping local writers; a local write of the same document (or collection)
+// that overlaps such a re-read may have committed after it, so the follower must not keep its
+// read: it asks which ids were written locally since it began (`since`) and re-reads those under
+// the exclusive write gate. Storage's change feed never reports this host's own writes, so
+// without this an acknowledged write could vanish from its own replica's index.
+class LocalWrites {
+ public:
+  // Held by a local writer, inside the shared write gate, from before its storage call until
+  // its index is updated. Ends by recording the ids (or, `whole`, the collection itself); if it
+  // ends by an exception the storage call's outcome may be unknown (a lost COMMIT), so the ids
+  // are also queued for the follower to re-read (`take_uncertain`).
+  class Scope {
+   public:
+    Scope(LocalWrites& j, std::string collection, std::vector<std::string> ids, bool whole = false);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    LocalWrites& j_;
+    uint64_t ticket_;
+    std::string collection_;
+    std::vector<std::string> ids_;
+    bool whole_;
+    int exceptions_;
+  };
+
+  // A window of the follower: writes that end after open() are recorded until close(mark).
+  uint64_t open();
+  void close(uint64_t mark);
+  // Waits until every local write to `collection` ("" = any) begun before this call has ended.
+  void settle(const std::string& collection);
+  struct Since {
+    bool whole = false;         // the collection was created or deleted locally
+    std::set<std::string> ids;  // documents written locally
+  };
+  Since since(uint64_t mark, const std::string& collection) const;
+
+  // Local writes whose outcome is unknown, to be re-read from storage; emptied by the call.
+  struct Uncertain {
+    std::set<std::string> collections;
+    std::map<std::string, std::set<std::string>> documents;
+    bool empty() const { return collections.empty() && documents.empty(); }
+  };
+  Uncertain take_uncertain();
+
+ private:
+  struct Entry {
+    uint64_t whole = 0;                             // seq of the last collection-level write
+    std::unordered_map<std::string, uint64_t> ids;  // id -> seq of its last write
+  };
+  uint64_t begin(const std::string& collection);
+  void end(uint64_t ticket, const std::string& collection, const std::vector<std::string>& ids,
+           bool whole, bool failed);
+
+  mutable std::mutex mu_;
+  std::condition_variable ended_;
+  uint64_t seq_ = 0;                           // advances with every recorded write
+  uint64_t next_ticket_ = 1;                   // writers in flight, by ticket
+  std::map<uint64_t, std::string> in_flight_;  // ticket -> collection
+  std::multiset<uint64_t> windows_;            // marks of open windows
+  std::map<std::string, Entry> written_;       // recorded only while a window is open
+  Uncertain uncertain_;
+};
+
 struct ReloadOutcome {
   bool ok = false;
   uint64_t generation = 0;
@@ -74,6 +143,8 @@ class Registry {
   // only for its final catch-up and swap, so a write is never lost between two generations.
   std::shared_mutex& write_gate() { return write_gate_; }
   void note_write() { writes_.fetch_add(1, std::memory_order_relaxed); }
+  // Which documents this host wrote (for the change follower; see LocalWrites).
+  LocalWrites& local_writes() { return local_writes_; }
 
   uint64_t reloads_ok() const { return reloads_ok_; }
   uint64_t reloads_failed() const { return reloads_failed_; }
@@ -101,6 +172,7 @@ class Registry {
   std::mutex reload_mu_;
   std::shared_mutex write_gate_;
   std::atomic<uint64_t> writes_{0};
+  LocalWrites local_writes_;
   std::atomic<uint64_t> reloads_ok_{0}, reloads_failed_{0};
   std::string last_error_;
   uint64_t next_number_ = 1;

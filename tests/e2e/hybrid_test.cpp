@@ -81,7 +81,7 @@ TEST_F(HybridTest, ManifestLoadsItAsANonDefaultScorer) {
     if (std::string(p["id"].GetString()) != "scorer-hybrid") continue;
     found = true;
     EXPECT_EQ(std::string(p["kind"].GetString()), "retrieval_scorer");
-    EXPECT_EQ(std::string(p["abi"].GetString()), "1.1");
+    EXPECT_EQ(std::string(p["abi"].GetString()), "1.2");
     EXPECT_FALSE(p["default"].GetBool());
   }
   EXPECT_TRUE(found) << "scorer-hybrid is not loaded: " << to_json(d);

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <random>
@@ -869,3 +870,61 @@ TEST_F(StoragePostgres, SchemaVersion1IsMigratedToTheChangeFeed) {
 }
 
 }  // namespace
+
+// ---- ABI 1.2 ------------------------------------------------------------------------------------
+
+TEST_F(StoragePostgres, DocumentsGetReadsManyIdsInOneCallAndSkipsAbsentOnes) {
+  auto s = open_store();
+  ASSERT_GE(s->table().struct_size, offsetof(lh_storage_backend_v1, documents_get) + sizeof(void*));
+  ASSERT_NE(s->table().documents_get, nullptr);
+  ASSERT_EQ(s->put_collection("c", "{}"), LH_OK);
+  std::vector<Doc> docs;
+  for (int i = 0; i < 30; ++i)
+    docs.push_back(
+        {"d" + std::to_string(i), "text " + std::to_string(i), "{\"i\":1}", {0.5f, -0.25f}});
+  docs.push_back({"quote'\"[]{},", "odd id", "{}", {}});
+  ASSERT_EQ(s->upsert("c", docs), LH_OK) << last_error;
+  const std::vector<std::string> want = {"d3", "missing", "d17", "quote'\"[]{},", "d29"};
+  std::vector<lh_str> ids;
+  for (const auto& id : want) ids.push_back(lh(id));
+  std::map<std::string, Doc> got;
+  auto sink = [](void* ctx, const lh_document* d) {
+    Doc doc{copy(d->id), copy(d->text), copy(d->metadata_json), {}};
+    if (d->vector) doc.vector.assign(d->vector, d->vector + d->dimension);
+    (*static_cast<std::map<std::string, Doc>*>(ctx))[doc.id] = doc;
+  };
+  lh_error err{};
+  ASSERT_EQ(s->table().documents_get(s->self(), lh("c"), ids.data(), ids.size(), sink, &got, &err),
+            LH_OK)
+      << err.message;
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got["d17"].text, "text 17");
+  EXPECT_EQ(got["d17"].vector, (std::vector<float>{0.5f, -0.25f}));
+  EXPECT_EQ(got["quote'\"[]{},"].text, "odd id");
+  EXPECT_EQ(
+      s->table().documents_get(s->self(), lh("nope"), ids.data(), ids.size(), sink, &got, &err),
+      LH_ERR_NOT_FOUND);
+}
+
+TEST_F(StoragePostgres, ChangeFeedStampsEachChangeWithItsWriteTime) {
+  auto a = open_store();
+  auto b = open_store();
+  const auto before = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ASSERT_EQ(a->put_collection("c", "{}"), LH_OK);
+  std::vector<int64_t> stamps;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (stamps.empty() && std::chrono::steady_clock::now() < until) {
+    lh_error err{};
+    auto sink = [](void* ctx, const lh_change* c) {
+      ASSERT_GE(c->struct_size, offsetof(lh_change, committed_unix_us) + sizeof(int64_t));
+      static_cast<std::vector<int64_t>*>(ctx)->push_back(c->committed_unix_us);
+    };
+    ASSERT_EQ(b->table().changes_wait(b->self(), 100, sink, &stamps, &err), LH_OK);
+  }
+  ASSERT_EQ(stamps.size(), 1u);
+  // The server's clock is this machine's: within a few seconds of ours.
+  EXPECT_GT(stamps[0], before - 5'000'000);
+  EXPECT_LT(stamps[0], before + 5'000'000);
+}

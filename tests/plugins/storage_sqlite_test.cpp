@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -121,6 +122,20 @@ class Store {
       static_cast<KeyValues*>(ctx)->emplace_back(copy(k), copy(v));
     };
     return check(t_.kv_list(self_, lh(prefix), sink, out, &err_));
+  }
+  // ABI 1.2 documents_get: the ids (and texts) found, in the order the sink saw them.
+  lh_status get_many(std::string_view collection, const std::vector<std::string>& ids,
+                     std::vector<std::pair<std::string, std::string>>* out) const {
+    if (t_.struct_size < offsetof(lh_storage_backend_v1, documents_get) + sizeof(void*) ||
+        !t_.documents_get)
+      return LH_ERR_UNSUPPORTED;
+    std::vector<lh_str> in;
+    for (const auto& id : ids) in.push_back(lh(id));
+    auto sink = [](void* ctx, const lh_document* d) {
+      static_cast<std::vector<std::pair<std::string, std::string>>*>(ctx)->emplace_back(
+          copy(d->id), copy(d->text));
+    };
+    return check(t_.documents_get(self_, lh(collection), in.data(), in.size(), sink, out, &err_));
   }
 
   // Convenience for assertions: the count, or max() on error.
@@ -576,3 +591,20 @@ TEST(StorageSqlite, AcknowledgedWriteSurvivesSigkill) {
 }
 
 }  // namespace
+
+// ---- ABI 1.2 ------------------------------------------------------------------------------------
+
+TEST(StorageSqlite, DocumentsGetReadsManyIdsAndSkipsAbsentOnes) {
+  auto s = open_store(lakehost::test::temp_dir());
+  ASSERT_EQ(s->put_collection("c", "{}"), LH_OK);
+  ASSERT_EQ(
+      s->upsert("c", {{"a", "alpha", "{}", {}}, {"b", "beta", "{}", {}}, {"c", "gamma", "{}", {}}}),
+      LH_OK)
+      << last_error;
+  std::vector<std::pair<std::string, std::string>> got;
+  ASSERT_EQ(s->get_many("c", {"c", "nope", "a"}, &got), LH_OK) << last_error;
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got,
+            (std::vector<std::pair<std::string, std::string>>{{"a", "alpha"}, {"c", "gamma"}}));
+  EXPECT_EQ(s->get_many("nope", {"a"}, &got), LH_ERR_NOT_FOUND);
+}

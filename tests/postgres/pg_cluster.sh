@@ -6,16 +6,21 @@
 #                                         create database lakehost_test, write its libpq
 #                                         connection string to <conninfo-file>
 #   pg_cluster.sh stop  <conninfo-file>   stop that server and delete its directory
+#   pg_cluster.sh restart <conninfo-file> [seconds]
+#                                         stop that server (-m fast: clients are disconnected),
+#                                         stay down for `seconds` (default 0), start it again
+#                                         on the same port (fault injection for replica tests)
 #
 # As root the server runs as the `postgres` user (postgres refuses to run as root), through
 # `su postgres -s /bin/sh -c ...`; as any other user initdb/pg_ctl run directly. Authentication is
 # `trust` and the server listens on loopback only. PG_BINDIR overrides where initdb/pg_ctl live.
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop <conninfo-file>" >&2; exit 2; }
-[ $# -eq 2 ] || usage
+usage() { echo "usage: $0 start|stop|restart <conninfo-file> [seconds-down]" >&2; exit 2; }
+[ $# -eq 2 ] || { [ $# -eq 3 ] && [ "$1" = restart ]; } || usage
 action=$1
 conninfo_file=$2
+down_seconds=${3:-0}
 state_file="$conninfo_file.pgdir"  # remembers the cluster's directory for `stop`
 
 find_bindir() {
@@ -101,8 +106,21 @@ start_cluster() {
   echo "pg_cluster: PostgreSQL ($bin) on 127.0.0.1:$port, data in $dir"
 }
 
+restart_cluster() {
+  [ -f "$state_file" ] || { echo "pg_cluster: no cluster for $conninfo_file" >&2; exit 1; }
+  local dir bin port
+  dir=$(cat "$state_file")
+  bin=$(find_bindir)
+  port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' "$conninfo_file")
+  as_pg "'$bin/pg_ctl' -D '$dir/data' -m fast -w -t 30 stop" >/dev/null
+  sleep "$down_seconds"
+  as_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-p $port -k '$dir/sock' -c listen_addresses=127.0.0.1\" start" \
+    >/dev/null
+}
+
 case "$action" in
   start) start_cluster ;;
   stop) stop_cluster ;;
+  restart) restart_cluster ;;
   *) usage ;;
 esac

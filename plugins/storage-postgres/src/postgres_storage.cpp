@@ -128,9 +128,11 @@ constexpr const char* kChannel = "lakehost_changes";
 // exceed NOTIFY's 8000-byte limit (a very long id or key) becomes a resync request instead of
 // failing the write. Documents deleted by a collection's ON DELETE CASCADE stay quiet (their
 // collection row is already gone when their trigger runs): the collection's own notification
-// covers them.
-constexpr const char* kChangeFeed = R"sql(
-CREATE FUNCTION {s}.notify_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+// covers them. "t" is when the row was written (server clock, microseconds since the epoch), so
+// a replica can tell how far behind it is; listeners that predate it ignore the extra member,
+// which is why adding it replaced the function without a new schema version (kFeedFunction).
+constexpr const char* kFeedFunction = R"sql(
+CREATE OR REPLACE FUNCTION {s}.notify_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
   coll text;
   k text;
@@ -153,7 +155,8 @@ BEGIN
     IF TG_OP = 'DELETE' THEN k := OLD.key; ELSE k := NEW.key; END IF;
   END IF;
   payload := json_build_object('s', TG_TABLE_SCHEMA, 'o', current_setting('lakehost.origin', true),
-                               'k', TG_ARGV[0], 'c', coll, 'id', k)::text;
+                               'k', TG_ARGV[0], 'c', coll, 'id', k,
+                               't', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)::text;
   IF octet_length(payload) > 7900 THEN
     payload := json_build_object('s', TG_TABLE_SCHEMA,
                                  'o', current_setting('lakehost.origin', true), 'k', 'r')::text;
@@ -162,6 +165,10 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+)sql";
+// Marks the current kFeedFunction: a function without it is replaced at start.
+constexpr const char* kFeedFunctionMark = "clock_timestamp()";
+constexpr const char* kFeedTriggers = R"sql(
 CREATE TRIGGER notify_change AFTER INSERT OR UPDATE OR DELETE ON {s}.collections
   FOR EACH ROW EXECUTE FUNCTION {s}.notify_change('c');
 CREATE TRIGGER notify_change AFTER INSERT OR UPDATE OR DELETE ON {s}.documents
@@ -172,7 +179,7 @@ CREATE TRIGGER notify_change AFTER INSERT OR UPDATE OR DELETE ON {s}.kv
 
 // ---- statements ---------------------------------------------------------------------------------
 
-constexpr Oid kText = 25, kBytea = 17, kInt4 = 23;
+constexpr Oid kText = 25, kBytea = 17, kInt4 = 23, kTextArray = 1009;
 
 enum Stmt {
   kCollectionPut,
@@ -182,6 +189,7 @@ enum Stmt {
   kCollectionLock,
   kDocumentPut,
   kDocumentGet,
+  kDocumentGetMany,
   kDocumentScan,
   kDocumentCount,
   kDocumentDelete,
@@ -221,6 +229,11 @@ const StmtDef kStmts[kStmtCount] = {
      "SELECT id, text, metadata, vector, dimension FROM {s}.documents "
      "WHERE collection = $1 AND id = $2",
      {kText, kText}},
+    // As "scan documents": no row means no collection, a NULL id means none of the ids exists.
+    {"read documents",
+     "SELECT d.id, d.text, d.metadata, d.vector, d.dimension FROM {s}.collections c "
+     "LEFT JOIN {s}.documents d ON d.collection = c.name AND d.id = ANY($2) WHERE c.name = $1",
+     {kText, kTextArray}},
     // One statement, hence one snapshot: no row means no collection, one row with a NULL id
     // means an empty collection.
     {"scan documents",
@@ -318,6 +331,28 @@ uint64_t be64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
+}
+
+// A text[] parameter in PostgreSQL's binary array format: dimensions, no NULLs, element type
+// text, lower bound 1, then each element as length + bytes.
+std::string encode_text_array(std::span<const lh_str> items) {
+  if (items.size() > size_t{INT32_MAX}) throw Error(LH_ERR_INVALID_ARGUMENT, "too many ids");
+  std::string out;
+  auto put32 = [&](uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>(v >> shift);
+  };
+  put32(1);  // dimensions
+  put32(0);  // has NULLs
+  put32(kText);
+  put32(static_cast<uint32_t>(items.size()));
+  put32(1);  // lower bound
+  for (const lh_str& s : items) {
+    const std::string_view v = lakehost::view(s);
+    if (v.size() > size_t{INT32_MAX}) throw Error(LH_ERR_INVALID_ARGUMENT, "id too large");
+    put32(static_cast<uint32_t>(v.size()));
+    out.append(v);
+  }
+  return out;
 }
 
 struct ConnectParams {
@@ -693,7 +728,7 @@ class ChangeListener {
   }
 
   static void emit_resync(lh_change_sink sink, void* ctx) {
-    const lh_change c{sizeof(lh_change), LH_CHANGE_RESYNC, {}, {}};
+    const lh_change c{sizeof(lh_change), LH_CHANGE_RESYNC, {}, {}, 0};
     sink(ctx, &c);
   }
 
@@ -712,8 +747,9 @@ class ChangeListener {
     }
     if (text("s") != schema_ || text("o") == params_.origin) return 0;
     const std::string_view kind = text("k");
+    const int64_t written = d.HasMember("t") && d["t"].IsInt64() ? d["t"].GetInt64() : int64_t{0};
     lh_change c{sizeof(lh_change), LH_CHANGE_RESYNC, lakehost::str(text("c")),
-                lakehost::str(text("id"))};
+                lakehost::str(text("id")), written};
     if (kind == "c")
       c.kind = LH_CHANGE_COLLECTION;
     else if (kind == "d")
@@ -833,6 +869,21 @@ class PostgresStorage final : public lakehost::StorageBackend {
                   "no document " + in_quotes(id) + " in collection " + in_quotes(collection));
     std::vector<float> vector;
     emit_document(r.get(), 0, vector, sink, ctx);
+  }
+
+  // ABI 1.2: one statement (one snapshot, one round trip) for many ids.
+  void documents_get(std::string_view collection, std::span<const lh_str> ids,
+                     lh_document_sink sink, void* ctx) override {
+    const std::string array = encode_text_array(ids);
+    Result r;
+    run(true, [&](Connection& c) {
+      r = c.exec(kDocumentGetMany, {param(collection), param(array)});
+    });
+    const int n = PQntuples(r.get());
+    if (n == 0) throw Error(LH_ERR_NOT_FOUND, "no collection " + in_quotes(collection));
+    std::vector<float> vector;
+    for (int i = 0; i < n; ++i)
+      if (!PQgetisnull(r.get(), i, 0)) emit_document(r.get(), i, vector, sink, ctx);
   }
 
   void document_delete(std::string_view collection, std::string_view id) override {
@@ -1003,7 +1054,8 @@ class PostgresStorage final : public lakehost::StorageBackend {
                                          " has a meta table without a schema version; refusing "
                                          "to modify it");
       if (version < 2) {
-        c.simple(replace_all(kChangeFeed, "{s}", schema), "add change-feed triggers");
+        c.simple(replace_all(kFeedFunction, "{s}", schema), "add change-feed function");
+        c.simple(replace_all(kFeedTriggers, "{s}", schema), "add change-feed triggers");
         c.simple("UPDATE " + schema + ".meta SET value = '2' WHERE key = 'schema_version'",
                  "update schema version");
         host_.info("schema " + in_quotes(config_.schema) + " migrated from version " +
@@ -1017,8 +1069,16 @@ class PostgresStorage final : public lakehost::StorageBackend {
       c.simple(replace_all(replace_all(kSchema, "{s}", schema), "{version}",
                            std::to_string(kSchemaVersion)),
                "create tables");
-      c.simple(replace_all(kChangeFeed, "{s}", schema), "create change-feed triggers");
+      c.simple(replace_all(kFeedFunction, "{s}", schema), "create change-feed function");
+      c.simple(replace_all(kFeedTriggers, "{s}", schema), "create change-feed triggers");
     }
+    // A schema set up by an older plugin: its notifications lack the write time.
+    Result fn = c.params(
+        "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = $1 AND p.proname = 'notify_change' AND strpos(p.prosrc, $2) > 0",
+        "read change-feed function", {config_.schema.c_str(), kFeedFunctionMark});
+    if (std::atoll(PQgetvalue(fn.get(), 0, 0)) == 0)
+      c.simple(replace_all(kFeedFunction, "{s}", schema), "update change-feed function");
     tx.commit();
   }
 

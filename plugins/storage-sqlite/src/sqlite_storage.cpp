@@ -452,6 +452,20 @@ class SqliteStorage final : public lakehost::StorageBackend {
     });
   }
 
+  // ABI 1.2: many documents in one read transaction (one snapshot), absent ids skipped.
+  void documents_get(std::string_view collection, std::span<const lh_str> ids,
+                     lh_document_sink sink, void* ctx) override {
+    read([&](Connection& c) {
+      require_collection(c, collection);  // same snapshot as the reads
+      std::vector<float> vector;
+      for (const lh_str& id : ids) {
+        Query q(c, kDocumentGet);
+        q.bind(1, collection).bind(2, lakehost::view(id));
+        if (q.next()) emit_document(q, vector, sink, ctx);
+      }
+    });
+  }
+
   void document_delete(std::string_view collection, std::string_view id) override {
     write([&](Connection& c) {
       Query(c, kDocumentDelete).bind(1, collection).bind(2, id).run();

@@ -141,6 +141,12 @@ class StorageBackend : public Plugin {
   virtual void changes_wait(uint32_t /*timeout_ms*/, lh_change_sink /*sink*/, void* /*ctx*/) {
     throw Error(LH_ERR_UNSUPPORTED, "storage is private to one process: no change feed");
   }
+  // ABI 1.2: several documents in one call (absent ids skipped). The default makes the host
+  // read them one by one with document_get.
+  virtual void documents_get(std::string_view /*collection*/, std::span<const lh_str> /*ids*/,
+                             lh_document_sink /*sink*/, void* /*ctx*/) {
+    throw Error(LH_ERR_UNSUPPORTED, "documents_get is not implemented: use document_get");
+  }
 };
 
 // ---- adapters: C entry points that call the class and never let an exception escape --------
@@ -366,6 +372,10 @@ struct Table<T> {
         },
         [](void* p, uint32_t timeout_ms, lh_change_sink sink, void* ctx, lh_error* err) noexcept {
           return guarded(err, [&] { as(p)->changes_wait(timeout_ms, sink, ctx); });
+        },
+        [](void* p, lh_str coll, const lh_str* ids, size_t n, lh_document_sink sink, void* ctx,
+           lh_error* err) noexcept {
+          return guarded(err, [&] { as(p)->documents_get(view(coll), {ids, n}, sink, ctx); });
         }};
     return &table;
   }

@@ -32,9 +32,11 @@ extern "C" {
  * the host's and the plugin's minor is <= the host's (the host knows every field it may use).
  * History: 1.0 first release. 1.1 appended lh_score_services.revision/documents_scan (scorers
  * that keep their own per-collection index, e.g. BM25) and lh_storage_backend_v1.changes_wait
- * (storage shared by several host replicas). */
+ * (storage shared by several host replicas). 1.2 appended lh_change.committed_unix_us (how far
+ * behind a replica is) and lh_storage_backend_v1.documents_get (a replica re-reads many changed
+ * documents in one call). */
 #define LH_ABI_MAJOR 1
-#define LH_ABI_MINOR 1
+#define LH_ABI_MINOR 2
 
 /* Name of the exported alias (BOOST_DLL_ALIAS) that points to the descriptor function. */
 #define LH_PLUGIN_ENTRY_SYMBOL "lakehost_plugin"
@@ -284,6 +286,10 @@ typedef struct lh_change {
   uint32_t kind;     /* lh_change_kind */
   lh_str collection; /* COLLECTION, DOCUMENT: the collection; otherwise empty */
   lh_str key;        /* DOCUMENT: the document id; KV: the key; otherwise empty */
+  /* --- ABI 1.2 (read only if struct_size covers it) --- */
+  /* When the writer made the change, microseconds since the Unix epoch by the STORE's clock
+   * (0: unknown). The host reports how far behind it is from it. */
+  int64_t committed_unix_us;
 } lh_change;
 typedef void (*lh_change_sink)(void* sink_ctx, const lh_change* change);
 
@@ -327,6 +333,12 @@ typedef struct lh_storage_backend_v1 {
    * asking. The host calls it from one dedicated thread, never concurrently with itself. */
   lh_status (*changes_wait)(void* self, uint32_t timeout_ms, lh_change_sink sink, void* sink_ctx,
                             lh_error* err);
+  /* --- ABI 1.2 (optional: NULL, or not covered by struct_size, and the host reads one by one) */
+  /* Calls sink once per document of ids[0..n) that exists, in any order, all read from one
+   * snapshot of the store; absent ids are skipped. LH_ERR_NOT_FOUND if the collection does not
+   * exist; LH_ERR_UNSUPPORTED makes the host fall back to document_get. */
+  lh_status (*documents_get)(void* self, lh_str collection, const lh_str* ids, size_t n,
+                             lh_document_sink sink, void* sink_ctx, lh_error* err);
 } lh_storage_backend_v1;
 
 /* ---------------------------------------------------------------------------------------------
