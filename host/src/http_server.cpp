@@ -6,10 +6,13 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -131,6 +134,22 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
+namespace {
+// The framing of one connection, kept beside Pistache's parser in the peer's data. The host reads
+// each request head itself before Pistache parses it, so that a body it will refuse (too large,
+// chunked) is refused right after the headers, before one byte of it is read or buffered.
+struct Connection {
+  enum class Phase { head, body, closed };
+  Phase phase = Phase::head;
+  std::string head;  // the current request's head so far (bounded by kMaxHead)
+  size_t body_left = 0;
+  // Responses handed to Pistache's write queue or to a worker and not yet written. A refusal
+  // is written straight to the socket only when none is, so responses never overtake others.
+  std::atomic<int> pending{0};
+};
+
+}  // namespace
+
 struct HttpServer::Impl {
   HttpOptions options;
   Metrics& metrics;
@@ -142,10 +161,14 @@ struct HttpServer::Impl {
   Impl(HttpOptions o, Metrics& m)
       : options(std::move(o)), metrics(m), unmatched(m.route("ANY", "unmatched")) {}
 
-  void handle(const Http::Request& req, Http::ResponseWriter writer);
-  void send(Http::ResponseWriter& writer, bool client_close, const HttpResponse& resp);
+  // `conn` (null when Pistache's own input path calls) counts the responses still in flight.
+  void handle(const Http::Request& req, Http::ResponseWriter writer,
+              std::shared_ptr<Connection> conn);
+  void send(Http::ResponseWriter& writer, bool client_close, const HttpResponse& resp,
+            const std::shared_ptr<Connection>& conn);
   void stream(Http::ResponseWriter& writer, bool client_close, const HttpResponse& resp,
-              RouteMetrics* rm, std::chrono::steady_clock::time_point start);
+              RouteMetrics* rm, std::chrono::steady_clock::time_point start,
+              const std::shared_ptr<Connection>& conn);
   HttpResponse dispatch(const std::string& method, const std::string& raw_path,
                         const std::string& body,
                         const std::function<std::optional<std::string>(const std::string&)>& q,
@@ -154,63 +177,253 @@ struct HttpServer::Impl {
 
 namespace {
 
+constexpr const char* kConnectionData = "lakehost.connection";
+constexpr size_t kMaxHead = 64 * 1024;  // request line + headers
+// After a refusal, at most this much of the rest of the request is read (and dropped) before
+// reading stops; see close_after_refusal().
+constexpr size_t kDiscardBytes = 1u << 20;
+
+// Ends a connection whose answer (a refusal) has just been written, without taking in the body
+// the client may still be sending. SHUT_WR sends the FIN after the answer. What already arrived
+// is read and dropped until the socket is empty: a shutdown for reading while the client faces
+// a closed receive window would leave it stalled on zero-window probes (Linux sends no window
+// update after SHUT_RD) for seconds to minutes. With the window open, SHUT_RD makes the kernel
+// answer further data with a reset at once, and recv() report the end, which ends Pistache's
+// read loop and the connection. The client reads the answer before it sees the reset.
+void close_after_refusal(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  char sink[64 * 1024];
+  size_t dropped = 0;
+  while (dropped < kDiscardBytes) {
+    const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n > 0) {
+      dropped += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;  // empty (EAGAIN), end of stream or error
+  }
+  ::shutdown(fd, SHUT_RD);
+}
+
+std::shared_ptr<Connection> connection_of(const std::shared_ptr<Tcp::Peer>& peer) {
+  auto data = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionData));
+  if (!data) {
+    data = std::make_shared<Connection>();
+    peer->putData(kConnectionData, data);
+  }
+  return data;
+}
+
+// What a complete head says about the body that follows; `refusal` set when it must not be read.
+struct Framing {
+  size_t content_length = 0;
+  bool expect_continue = false;
+  std::optional<HttpResponse> refusal;
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+Framing read_framing(std::string_view head, size_t max_body) {
+  Framing f;
+  std::optional<std::string> length;
+  bool transfer_encoding = false, chunked = false;
+  size_t pos = head.find("\r\n");
+  while (pos != std::string_view::npos && pos + 2 < head.size()) {
+    const size_t start = pos + 2;
+    size_t end = head.find("\r\n", start);
+    if (end == std::string_view::npos) end = head.size();
+    const std::string_view line = head.substr(start, end - start);
+    pos = end;
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string name = lower(trim(line.substr(0, colon)));
+    const std::string_view value = trim(line.substr(colon + 1));
+    if (name == "content-length") {
+      // Two different lengths are a request-smuggling attempt; one repeated is harmless.
+      if (length && *length != value) {
+        f.refusal = HttpServer::error(400, "bad_request", "conflicting Content-Length headers");
+        return f;
+      }
+      length = std::string(value);
+    } else if (name == "transfer-encoding") {
+      transfer_encoding = true;
+      chunked = chunked || lower(value).find("chunked") != std::string::npos;
+    } else if (name == "expect") {
+      f.expect_continue = lower(value) == "100-continue";
+    }
+  }
+  if (transfer_encoding) {
+    // Pistache 0.0.5's chunk decoder trusts each chunk's size (it reserves what a client
+    // announces) and the whole body would have to be read before its size is known: refuse.
+    f.refusal =
+        chunked ? HttpServer::error(411, "length_required",
+                                    "chunked request bodies are not accepted: send the body with "
+                                    "a Content-Length (at most " +
+                                        std::to_string(max_body) + " bytes)")
+                : HttpServer::error(501, "not_implemented",
+                                    "Transfer-Encoding is not supported: send a Content-Length");
+    return f;
+  }
+  if (length) {
+    if (length->empty() || length->size() > 19 ||
+        length->find_first_not_of("0123456789") != std::string::npos) {
+      f.refusal = HttpServer::error(400, "bad_request",
+                                    "malformed Content-Length: " + length->substr(0, 40));
+      return f;
+    }
+    f.content_length = std::stoull(*length);
+    if (f.content_length > max_body) {
+      f.refusal = HttpServer::error(
+          413, "body_too_large",
+          "the request body is " + *length + " bytes; the limit is " + std::to_string(max_body));
+    }
+  }
+  return f;
+}
+
 class PistacheHandler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(PistacheHandler)
   explicit PistacheHandler(HttpServer::Impl* impl) : impl_(impl) {}
 
   void onRequest(const Http::Request& req, Http::ResponseWriter writer) override {
-    impl_->handle(req, std::move(writer));
+    impl_->handle(req, std::move(writer), nullptr);
   }
 
-  // Pistache's own onInput (0.0.5) answers a request it cannot parse, or one larger than its
-  // buffer, in plain text and keeps the connection open while the client goes on sending. This
-  // is the same parse loop, but those answers carry our JSON envelope and close the connection.
+  // Replaces Pistache's onInput (0.0.5), which buffers a whole body before judging its size,
+  // answers in plain text, keeps refused connections open while the client goes on sending,
+  // and drops a pipelined request that arrives in the same read as the end of the previous one.
+  // Here each request's head is read first; its bytes and then exactly Content-Length bytes of
+  // body are handed to Pistache's parser, one request at a time.
   void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override {
+    auto conn = connection_of(peer);
     auto parser = getParser(peer);
-    auto& request = parser->request;
+    std::string_view in(buffer, len);
+    if (conn->phase == Connection::Phase::closed) return;  // refused: drop the rest
     try {
-      if (!parser->feed(buffer, len)) {
-        parser->reset();
-        reject(peer, request.version(), Http::Code::Request_Entity_Too_Large,
-               HttpServer::error(413, "body_too_large",
-                                 "the request is larger than " +
-                                     std::to_string(impl_->options.max_body_bytes) +
-                                     " bytes of body plus 64 KiB of headers"));
-        return;
-      }
-      if (parser->parse() == Http::Private::State::Done) {
-        Http::ResponseWriter response(request.version(), transport(), this, peer);
-        request.copyAddress(peer->address());
-        peer->setIdle(false);
-        onRequest(request, std::move(response));
-        parser->reset();
+      while (!in.empty() && conn->phase != Connection::Phase::closed) {
+        if (conn->phase == Connection::Phase::body) {
+          const size_t n = std::min(in.size(), conn->body_left);
+          conn->body_left -= n;
+          feed(peer, conn, *parser, in.substr(0, n));
+          in.remove_prefix(n);
+          continue;
+        }
+        const size_t before = conn->head.size();
+        const size_t take = std::min(in.size(), kMaxHead - before);
+        conn->head.append(in.data(), take);
+        const size_t end = conn->head.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
+        if (end == std::string::npos) {
+          if (conn->head.size() >= kMaxHead) {
+            refuse(peer, conn, *parser,
+                   HttpServer::error(431, "headers_too_large",
+                                     "the request line and headers exceed " +
+                                         std::to_string(kMaxHead) + " bytes"));
+            return;
+          }
+          feed(peer, conn, *parser, in.substr(0, take));  // lets Pistache refuse a bad line early
+          in.remove_prefix(take);
+          continue;
+        }
+        const size_t used = end + 4 - before;  // the bytes of `in` that complete the head
+        conn->head.resize(end + 4);            // without what follows (body, next request)
+        Framing framing = read_framing(conn->head, impl_->options.max_body_bytes);
+        conn->head.clear();
+        if (framing.refusal) {
+          refuse(peer, conn, *parser, *framing.refusal);
+          return;
+        }
+        if (framing.expect_continue && framing.content_length > 0 && conn->pending == 0) {
+          // curl sends "Expect: 100-continue" before a large body and waits a second for this.
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          ::send(peer->fd(), kContinue.data(), kContinue.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        conn->phase = Connection::Phase::body;
+        conn->body_left = framing.content_length;
+        feed(peer, conn, *parser, in.substr(0, used));
+        in.remove_prefix(used);
       }
     } catch (const Http::HttpError& e) {
       const int code = e.code();
-      parser->reset();
-      reject(peer, Http::Version::Http11, static_cast<Http::Code>(code),
+      refuse(peer, conn, *parser,
              HttpServer::error(code, code == 413 ? "body_too_large" : "bad_request",
                                std::string("malformed HTTP request: ") + e.reason()));
     } catch (const std::exception& e) {
-      // Pistache's parser throws std:: exceptions too (a Content-Length of "-1" -> stoull):
-      // the request is malformed. Errors of our own handlers never get here (handle() answers).
-      parser->reset();
-      reject(peer, Http::Version::Http11, Http::Code::Bad_Request,
+      // Pistache's parser throws std:: exceptions too: the request is malformed. Errors of our
+      // own handlers never get here (handle() answers them).
+      refuse(peer, conn, *parser,
              HttpServer::error(400, "bad_request",
                                std::string("malformed HTTP request: ") + e.what()));
     }
   }
 
  private:
-  // Answers with the envelope and closes the connection once the answer is out.
-  void reject(const std::shared_ptr<Tcp::Peer>& peer, Http::Version version, Http::Code code,
-              const HttpResponse& r) {
-    Http::ResponseWriter writer(version, transport(), this, peer);
+  // Hands bytes of the current request to Pistache's parser and dispatches it once complete.
+  void feed(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<Connection>& conn,
+            Http::RequestParser& parser, std::string_view bytes) {
+    if (!bytes.empty() && !parser.feed(bytes.data(), bytes.size()))
+      throw Http::HttpError(Http::Code::Request_Entity_Too_Large, "request exceeds the buffer");
+    if (parser.parse() != Http::Private::State::Done) {
+      // Pistache must agree with the framing read from the head; if it wants more than the
+      // head announced, the request is malformed (rather than waiting for bytes never sent).
+      if (conn->phase == Connection::Phase::body && conn->body_left == 0)
+        throw Http::HttpError(Http::Code::Bad_Request, "the body does not match its framing");
+      return;
+    }
+    auto& request = parser.request;
+    Http::ResponseWriter response(request.version(), transport(), this, peer);
+    request.copyAddress(peer->address());
+    peer->setIdle(false);
+    conn->phase = Connection::Phase::head;
+    conn->body_left = 0;
+    impl_->handle(request, std::move(response), conn);
+    parser.reset();
+  }
+
+  // Answers with the envelope and closes the connection without keeping the rest of the request.
+  void refuse(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<Connection>& conn,
+              Http::RequestParser& parser, const HttpResponse& r) {
+    conn->phase = Connection::Phase::closed;  // whatever else arrives is dropped
+    conn->head.clear();
+    conn->head.shrink_to_fit();
+    parser.reset();
+    // Pistache's timer then closes the connection after the keep-alive timeout if the client
+    // neither closes nor sends (as a non-idle one it would try to write a 408 and keep it).
+    peer->setIdle(true);
+    if (conn->pending == 0) {
+      // Written at once, not queued: Pistache writes its queue only after this read loop ends,
+      // which a client that keeps sending would postpone. The FIN follows the answer.
+      const std::string text =
+          "HTTP/1.1 " + std::to_string(r.status) + " " +
+          Http::codeString(static_cast<Http::Code>(r.status)) +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
+          "\r\nConnection: close\r\n\r\n" + r.body;
+      ::send(peer->fd(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      close_after_refusal(peer->fd());
+      return;
+    }
+    // Earlier responses of this connection are still queued: this one goes after them.
+    Http::ResponseWriter writer(Http::Version::Http11, transport(), this, peer);
     writer.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-    writer.send(code, r.body, MIME(Application, Json))
-        .then([peer](ssize_t) { ::shutdown(peer->fd(), SHUT_RDWR); },
-              [peer](std::exception_ptr) { ::shutdown(peer->fd(), SHUT_RDWR); });
+    std::weak_ptr<Tcp::Peer> weak = peer;
+    auto close = [weak] {
+      // Only while the connection lives: once Pistache dropped it, its fd may be another's.
+      if (auto p = weak.lock()) close_after_refusal(p->fd());
+    };
+    writer.send(static_cast<Http::Code>(r.status), r.body, MIME(Application, Json))
+        .then([close](ssize_t) { close(); }, [close](std::exception_ptr) { close(); });
   }
 
   HttpServer::Impl* impl_;
@@ -296,7 +509,8 @@ HttpResponse HttpServer::Impl::dispatch(
   return error(404, "route_not_found", "no route " + method + " " + raw_path);
 }
 
-void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter writer) {
+void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter writer,
+                              std::shared_ptr<Connection> conn) {
   const auto start = std::chrono::steady_clock::now();
   const std::string method = Http::methodString(req.method());
   const auto& query = req.query();
@@ -329,34 +543,37 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
     // The writer moves to a worker thread; its writes are queued to this network thread's
     // reactor, which stays free meanwhile.
     auto w = std::make_shared<Http::ResponseWriter>(std::move(writer));
-    auto task = [this, w, client_close, rm, start, resp = std::move(resp)]() mutable {
+    if (conn) ++conn->pending;  // until the worker has handed its response over
+    auto task = [this, w, client_close, rm, start, conn, resp = std::move(resp)]() mutable {
       if (resp.stream) {
-        stream(*w, client_close, resp, rm, start);
-        return;
+        stream(*w, client_close, resp, rm, start, conn);
+      } else {
+        HttpResponse r = answer("deferred response", [&] { return resp.deferred(); });
+        send(*w, client_close, r, conn);
+        if (rm)
+          rm->observe(
+              r.status,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       }
-      HttpResponse r = answer("deferred response", [&] { return resp.deferred(); });
-      send(*w, client_close, r);
-      if (rm)
-        rm->observe(
-            r.status,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (conn) --conn->pending;
     };
     if (!workers->post(std::move(task))) {
       auto busy = error(503, "server_busy",
                         "too many requests are waiting for upstream servers; retry later");
-      send(*w, client_close, busy);
+      send(*w, client_close, busy, conn);
+      if (conn) --conn->pending;
       if (rm) rm->observe(503, 0);
     }
     return;
   }
-  send(writer, client_close, resp);
+  send(writer, client_close, resp, conn);
   if (rm)
     rm->observe(resp.status,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void HttpServer::Impl::send(Http::ResponseWriter& writer, bool client_close,
-                            const HttpResponse& resp) {
+                            const HttpResponse& resp, const std::shared_ptr<Connection>& conn) {
   writer.headers().remove<Http::Header::Connection>();
   writer.headers().add<Http::Header::Connection>(client_close ? Http::ConnectionControl::Close
                                                               : Http::ConnectionControl::KeepAlive);
@@ -373,13 +590,17 @@ void HttpServer::Impl::send(Http::ResponseWriter& writer, bool client_close,
   }
   auto peer = writer.getPeer();
   auto mime = Http::Mime::MediaType::fromString(resp.content_type);
+  if (conn) ++conn->pending;
   auto sent = writer.send(static_cast<Http::Code>(resp.status), resp.body, mime);
-  if (client_close && peer) {
-    // Bug 2: after "Connection: Close" Pistache leaves the socket open. Close it ourselves once
-    // the response is on the wire.
-    sent.then([peer](ssize_t) { ::shutdown(peer->fd(), SHUT_RDWR); },
-              [peer](std::exception_ptr) { ::shutdown(peer->fd(), SHUT_RDWR); });
-  }
+  // Bug 2: after "Connection: Close" Pistache leaves the socket open. Close it ourselves once
+  // the response is on the wire (this runs on the network thread, right after the write, while
+  // the fd is still this connection's).
+  std::weak_ptr<Tcp::Peer> weak = peer;
+  auto done = [weak, conn, client_close] {
+    if (conn) --conn->pending;
+    if (auto p = weak.lock(); p && client_close) ::shutdown(p->fd(), SHUT_RDWR);
+  };
+  sent.then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
 }
 
 namespace {
@@ -412,9 +633,19 @@ bool send_all(int fd, std::string_view data, std::chrono::milliseconds stall) {
 // for the next request, which a client sends only after the end of this one.
 void HttpServer::Impl::stream(Http::ResponseWriter& writer, bool client_close,
                               const HttpResponse& resp, RouteMetrics* rm,
-                              std::chrono::steady_clock::time_point start) {
+                              std::chrono::steady_clock::time_point start,
+                              const std::shared_ptr<Connection>& conn) {
   auto peer = writer.getPeer();  // keeps the connection's state alive until we are done
-  const int fd = peer ? peer->fd() : -1;
+  // A duplicate of the socket: if the network thread closes the connection meanwhile (the client
+  // left, a timeout), its fd number may be reused at once by another client's connection, which
+  // our writes must never reach. The duplicate keeps pointing at this socket.
+  const int fd = peer ? ::dup(peer->fd()) : -1;
+  struct CloseFd {
+    int fd;
+    ~CloseFd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_fd{fd};
   constexpr auto kStall = std::chrono::seconds(30);
   bool started = false, gone = fd < 0;
   StreamWrite write = [&](std::string_view chunk) -> bool {
@@ -440,7 +671,7 @@ void HttpServer::Impl::stream(Http::ResponseWriter& writer, bool client_close,
   };
   HttpResponse r = answer("streamed response", [&] { return resp.stream(write); });
   if (!started) {
-    send(writer, client_close, r);
+    send(writer, client_close, r, conn);
   } else {
     if (!gone) gone = !send_all(fd, "0\r\n\r\n", kStall);
     if (client_close || gone) ::shutdown(fd, SHUT_RDWR);

@@ -21,7 +21,47 @@ bool is_clean_text(std::string_view s) {
   return true;
 }
 
+std::optional<size_t> too_deep_at(std::string_view text, unsigned max_depth) {
+  // On any prefix RapidJSON accepts, this count equals the parser's own depth, so scanning
+  // first bounds its recursion even for malformed text (it stops at the first bad byte).
+  unsigned depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) return i;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> parse(std::string_view text, rapidjson::Document& out) {
+  if (auto at = too_deep_at(text)) {
+    out.SetNull();
+    return "arrays and objects nest deeper than " + std::to_string(kMaxDepth) +
+           " levels (the limit) at byte " + std::to_string(*at);
+  }
   // Bodies must be UTF-8: refuse invalid byte sequences rather than store and echo them.
   out.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
   if (out.HasParseError()) {

@@ -16,8 +16,17 @@ namespace lakehost::json {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// Parses `text`; on failure returns a message with the byte offset, else nullopt.
+// How deeply arrays and objects may nest in any JSON the host parses (bodies, manifests, stored
+// settings and metadata). RapidJSON's parser, writer, copy and comparison all recurse once per
+// level, so an unbounded depth lets one small request overflow a thread's stack.
+inline constexpr unsigned kMaxDepth = 512;
+
+// Parses `text`; on failure returns a message with the byte offset, else nullopt. Text nested
+// deeper than kMaxDepth is refused before RapidJSON sees it, with a message naming the limit.
 std::optional<std::string> parse(std::string_view text, rapidjson::Document& out);
+
+// The byte offset of the bracket that opens level max_depth + 1, if `text` nests that deep.
+std::optional<size_t> too_deep_at(std::string_view text, unsigned max_depth = kMaxDepth);
 
 std::string to_string(const rapidjson::Value& v);
 

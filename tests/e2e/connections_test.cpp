@@ -49,6 +49,53 @@ TEST(Connections, PipelinedRequestsOnOneRawSocketAllAnswered) {
   }
 }
 
+// Several requests in one write: each is answered, in order (Pistache's own input loop dropped
+// whatever followed the first complete request of a read).
+TEST(Connections, PipelinedRequestsInOneWriteAreAllAnsweredInOrder) {
+  HostProcess host;
+  RawSocket s(host.port());
+  ASSERT_TRUE(s.connected());
+  const std::string body = R"({"texts": ["pipelined"]})";
+  const std::string embed = "POST /v1/embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_TRUE(s.send(kHealth + embed + "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" + embed + kHealth));
+  for (int expected : {200, 200, 404, 200, 200}) {
+    auto resp = s.read_response(seconds(5));
+    ASSERT_TRUE(resp) << "a pipelined request got no response";
+    EXPECT_EQ(status_of(*resp), expected) << *resp;
+  }
+  expect_still_serving(host);
+}
+
+// "Expect: 100-continue" (curl sends it before bodies over 1 MiB): "100 Continue" when the body
+// will be read, the 413 at once when it will not.
+TEST(Connections, ExpectContinueIsAnsweredFromTheHeaders) {
+  HostProcess host(Options().args({"--max-body-bytes", "1024"}));
+  const std::string body = R"({"texts": ["continue"]})";
+  RawSocket s(host.port());
+  ASSERT_TRUE(
+      s.send("POST /v1/embed HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+             "Content-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n"));
+  auto interim = s.read_response(seconds(5));
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(status_of(*interim), 100) << *interim;
+  ASSERT_TRUE(s.send(body));
+  auto resp = s.read_response(seconds(5));
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(status_of(*resp), 200) << *resp;
+
+  RawSocket big(host.port());
+  ASSERT_TRUE(
+      big.send("POST /v1/embed HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+               "Content-Length: 5000\r\n\r\n"));
+  resp = big.read_response(seconds(5));
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(status_of(*resp), 413) << *resp;
+  EXPECT_NE(resp->find("body_too_large"), std::string::npos) << *resp;
+  EXPECT_TRUE(big.wait_closed(seconds(2)));
+}
+
 TEST(Connections, ConnectionCloseIsHonoured) {
   HostProcess host;
   RawSocket s(host.port());

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "host_process.h"
+#include "json_util.h"
 #include "manifest.h"
 #include "plugin_fixture.h"
 
@@ -133,4 +134,33 @@ TEST(ManifestDirectory, OnlyJsonFilesInSortedOrder) {
 
 TEST(ManifestDirectory, MissingDirectoryIsAClearError) {
   EXPECT_THROW(load_manifests("/nonexistent/lakehost/manifests"), ManifestError);
+}
+
+// RapidJSON parses, copies, compares and writes recursively: a manifest (or a config inside it)
+// nested deeper than json::kMaxDepth is refused with a message naming the limit, not parsed.
+TEST(Manifest, DeepNestingIsRefusedNamingTheLimit) {
+  const std::string head =
+      R"({"id": "e1", "kind": "embed_provider", "library": "e.so", "config": )";
+  for (size_t levels : {size_t{json::kMaxDepth}, size_t{100000}, size_t{1000000}}) {
+    // The config holds `levels` nested arrays: with the outer object, one level too many.
+    std::string text = head + std::string(levels, '[') + std::string(levels, ']') + "}";
+    auto err = error_of(text);
+    EXPECT_NE(err.find("/etc/lakehost/m.json"), std::string::npos) << err.substr(0, 200);
+    EXPECT_NE(err.find(std::to_string(json::kMaxDepth)), std::string::npos) << err.substr(0, 200);
+    EXPECT_NE(err.find("deeper"), std::string::npos) << err.substr(0, 200);
+  }
+  // Objects count too, and a whole manifest that is only brackets.
+  std::string objects;
+  for (int i = 0; i < 200000; ++i) objects += "{\"a\":";
+  EXPECT_NE(error_of(head + objects + "1" + std::string(200000, '}') + "}").find("deeper"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(300000, '[')).find("deeper"), std::string::npos);
+  // Brackets inside strings are text, not nesting.
+  auto m = parse_manifest(head + R"({"s": ")" + std::string(100000, '[') + R"("}})", "m.json");
+  EXPECT_EQ(m.config_json.size(), 100000u + 8);
+  // Just under the limit is accepted: config at depth kMaxDepth - 1 inside the manifest object.
+  const size_t ok = json::kMaxDepth - 2;
+  auto deep = parse_manifest(head + "{\"x\": " + std::string(ok, '[') + std::string(ok, ']') + "}}",
+                             "m.json");
+  EXPECT_EQ(deep.config_json.size(), 6 + 2 * ok);
 }
