@@ -2,11 +2,15 @@
 # bench/run.sh: lakehost against a bare Pistache baseline, one after the other, on loopback, under
 # the SAME lakehost-loadgen settings; prints a markdown block ready for docs/benchmarks.md.
 #
-#   bench/run.sh [-c CONCURRENCY] [-d DURATION] [-t THREADS] [-w WARMUP] [--path PATH]
-#                [--build-dir DIR] [--skip-build] [--default MANIFEST]...
+#   bench/run.sh [-c CONCURRENCY] [-d DURATION] [-t THREADS] [-w WARMUP] [-r ROUNDS]
+#                [--path PATH] [--build-dir DIR] [--skip-build] [--default MANIFEST]...
 #
 # --default NAME makes manifests/NAME.json, or manifests/examples/NAME.json, the default plugin of
 # its kind for lakehost (e.g. --default vector-hnswlib, --default scorer-cosine); repeatable.
+#
+# ROUNDS (3): baseline and lakehost are measured alternately, ROUNDS times each, and the headline
+# is the median of the rounds' ratios: a shared VM's speed drifts by tens of percent within
+# minutes, and alternating keeps each ratio's two runs close in time.
 #
 # Environment (flags win): CONCURRENCY (10), DURATION (30s), THREADS (2, both servers),
 # WARMUP (2s, discarded run before each measurement; 0 to skip), LAKEHOST_PATH
@@ -23,6 +27,7 @@ concurrency="${CONCURRENCY:-10}"
 duration="${DURATION:-30s}"
 threads="${THREADS:-2}"
 warmup="${WARMUP:-2s}"
+rounds="${ROUNDS:-3}"
 lakehost_path="${LAKEHOST_PATH:-/v1/matrix/search}"
 baseline_path="${BASELINE_PATH:-}"
 build="${LAKEHOST_BUILD_DIR:-build}"
@@ -30,13 +35,14 @@ skip_build="${BENCH_SKIP_BUILD:-0}"
 loadgen_extra="${LOADGEN_ARGS:-}"
 defaults=()
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     -c | --concurrency) concurrency="$2"; shift 2 ;;
     -d | --duration) duration="$2"; shift 2 ;;
     -t | --threads) threads="$2"; shift 2 ;;
     -w | --warmup) warmup="$2"; shift 2 ;;
+    -r | --rounds) rounds="$2"; shift 2 ;;
     --path) lakehost_path="$2"; shift 2 ;;
     --build-dir) build="$2"; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
@@ -136,17 +142,7 @@ cpu_idle() {
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 idle_before="$(cpu_idle)"
 
-# ---- baseline ------------------------------------------------------------------------------------
-log "starting the baseline server ($threads threads)"
-"$baseline" --listen 127.0.0.1:0 --threads "$threads" --port-file "$tmp/baseline.port" \
-  >"$tmp/baseline.log" 2>&1 &
-server_pid=$!
-port="$(wait_port "$tmp/baseline.port")"
-measure baseline "$baseline_path"
-stop_server
-
-# ---- lakehost ------------------------------------------------------------------------------------
-log "starting lakehost ($threads threads)"
+# ---- lakehost's manifests ---------------------------------------------------------------------
 mkdir -p "$tmp/data" "$tmp/manifests"
 cp manifests/*.json "$tmp/manifests/"
 for name in "${defaults[@]}"; do
@@ -167,20 +163,32 @@ for f in d.glob("*.json"):
         f.write_text(json.dumps(m, indent=2) + "\n")
 PY
 done
-"$lakehost" serve --listen 127.0.0.1:0 --manifests "$tmp/manifests" --data "$tmp/data" \
-  --demo data/demo/workers.jsonl --threads "$threads" --no-watch --port-file "$tmp/lakehost.port" \
-  --log-level warn >"$tmp/lakehost.log" 2>&1 &
-server_pid=$!
-port="$(wait_port "$tmp/lakehost.port")"
-# The vector kernel lakehost chose for this CPU (reported with every figure).
-kernel="$(curl -s "http://127.0.0.1:$port/v1/plugins" |
-  sed -n 's/.*"vector_kernel":{"kernel":"\([a-z0-9]*\)".*/\1/p')"
-measure lakehost "$lakehost_path"
-stop_server
+
+# ---- measurements: baseline and lakehost alternately, $rounds rounds ------------------------------
+for round in $(seq "$rounds"); do
+  log "round $round of $rounds: starting the baseline server ($threads threads)"
+  rm -f "$tmp/baseline.port" "$tmp/lakehost.port"
+  "$baseline" --listen 127.0.0.1:0 --threads "$threads" --port-file "$tmp/baseline.port" \
+    >"$tmp/baseline.log" 2>&1 &
+  server_pid=$!
+  port="$(wait_port "$tmp/baseline.port")"
+  measure "baseline-$round" "$baseline_path"
+  stop_server
+  log "round $round of $rounds: starting lakehost ($threads threads)"
+  rm -rf "$tmp/data" && mkdir -p "$tmp/data"
+  "$lakehost" serve --listen 127.0.0.1:0 --manifests "$tmp/manifests" --data "$tmp/data" \
+    --demo data/demo/workers.jsonl --threads "$threads" --no-watch --port-file "$tmp/lakehost.port" \
+    --log-level warn >"$tmp/lakehost.log" 2>&1 &
+  server_pid=$!
+  port="$(wait_port "$tmp/lakehost.port")"
+  # The vector kernel lakehost chose for this CPU (reported with every figure).
+  kernel="$(curl -s "http://127.0.0.1:$port/v1/plugins" |
+    sed -n 's/.*"vector_kernel":{"kernel":"\([a-z0-9]*\)".*/\1/p')"
+  measure "lakehost-$round" "$lakehost_path"
+  stop_server
+done
 
 # ---- report --------------------------------------------------------------------------------------
-b="$(cat "$tmp/baseline.json")"
-l="$(cat "$tmp/lakehost.json")"
 row() {  # row LABEL PATH JSON
   # shellcheck disable=SC2016  # the backquotes are markdown
   printf '| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" \
@@ -189,8 +197,17 @@ row() {  # row LABEL PATH JSON
     "$(json_num "$3" max_ms)" "$(non_2xx "$3")" "$(json_num "$3" transport_errors)"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
-rps_ratio="$(ratio "$(json_num "$l" rps)" "$(json_num "$b" rps)")"
-p99_ratio="$(ratio "$(json_num "$l" p99_ms)" "$(json_num "$b" p99_ms)")"
+rows=""
+ratios=()
+for round in $(seq "$rounds"); do
+  b="$(cat "$tmp/baseline-$round.json")"
+  l="$(cat "$tmp/lakehost-$round.json")"
+  r="$(ratio "$(json_num "$l" rps)" "$(json_num "$b" rps)")"
+  ratios+=("$r")
+  rows+="$(row "baseline (bare Pistache), round $round" "$baseline_path" "$b")"$'\n'
+  rows+="$(row "lakehost, round $round (ratio $r)" "$lakehost_path" "$l")"$'\n'
+done
+median_ratio="$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : sprintf("%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2)) }')"
 cpu="$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty=""
@@ -200,7 +217,7 @@ env_note=""
 for v in LAKEHOST_SIMD OPENBLAS_CORETYPE; do
   if [ -n "${!v:-}" ]; then env_note+="; $v=${!v} was set"; fi
 done
-cmd="CONCURRENCY=$concurrency DURATION=$duration THREADS=$threads WARMUP=$warmup"
+cmd="CONCURRENCY=$concurrency DURATION=$duration THREADS=$threads WARMUP=$warmup ROUNDS=$rounds"
 cmd+=" LAKEHOST_PATH=$lakehost_path"
 [ "$baseline_path" != "$lakehost_path" ] && cmd+=" BASELINE_PATH=$baseline_path"
 [ -n "$loadgen_extra" ] && cmd+=" LOADGEN_ARGS='$loadgen_extra'"
@@ -215,7 +232,8 @@ cat <<EOF
   (load average $load_before).
 - lakehost's vector kernel: **${kernel:-unknown}**$env_note.
 - The load generator, the server under test and everything else share the same $(nproc) cores
-  (no pinning); the two servers ran one after the other, each with \`--threads $threads\`.
+  (no pinning); the two servers ran one after the other, each with \`--threads $threads\`,
+  alternately, $rounds rounds.
 - Load: \`lakehost-loadgen --concurrency $concurrency --duration $duration${loadgen_extra:+ $loadgen_extra}\`
   (one thread and one keep-alive socket per connection, the six-query staffing mix), after a
   $warmup warm-up that is not counted.
@@ -226,10 +244,9 @@ cat <<EOF
 
 | server | path | requests | RPS | p50 ms | p95 ms | p99 ms | max ms | non-2xx | transport errors |
 |---|---|---|---|---|---|---|---|---|---|
-$(row "baseline (bare Pistache)" "$baseline_path" "$b")
-$(row "lakehost" "$lakehost_path" "$l")
+${rows%$'\n'}
 
-lakehost / baseline: **RPS ratio $rps_ratio**; p99 $(json_num "$l" p99_ms) ms vs $(json_num "$b" p99_ms) ms (×$p99_ratio).
+lakehost / baseline: **median RPS ratio $median_ratio** over $rounds rounds (${ratios[*]}).
 EOF
 
 if [ "${idle_before%\%}" -lt 90 ] 2>/dev/null; then
@@ -239,7 +256,8 @@ if [ "${idle_before%\%}" -lt 90 ] 2>/dev/null; then
 fi
 
 bad=0
-for j in "$b" "$l"; do
+for f in "$tmp"/baseline-*.json "$tmp"/lakehost-*.json; do
+  j="$(cat "$f")"
   if [ "$(non_2xx "$j")" != 0 ] || [ "$(json_num "$j" transport_errors)" != 0 ]; then bad=1; fi
 done
 if [ $bad = 1 ]; then
