@@ -169,6 +169,16 @@ void completion_head(json::Writer& w, const std::string& id, const char* object,
   json::put(w, model);
 }
 
+// {"role": "assistant", "content": ...}: the reply in both chat routes' answers.
+void write_assistant_message(json::Writer& w, const std::string& content) {
+  w.StartObject();
+  json::key(w, "role");
+  json::put(w, "assistant");
+  json::key(w, "content");
+  json::put(w, content);
+  w.EndObject();
+}
+
 void write_sources(json::Writer& w, const std::vector<std::string>& sources) {
   json::key(w, "sources");
   w.StartArray();
@@ -270,12 +280,7 @@ HttpResponse Api::chat(const HttpRequest& req) {
     json::key(w, "model");
     json::put(w, call->provider->id());
     json::key(w, "message");
-    w.StartObject();
-    json::key(w, "role");
-    json::put(w, "assistant");
-    json::key(w, "content");
-    json::put(w, result.content);
-    w.EndObject();
+    write_assistant_message(w, result.content);
     write_sources(w, call->sources);
     json::key(w, "usage");
     write_usage(w, result.usage);
@@ -322,12 +327,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
         json::key(w, "index");
         w.Int(0);
         json::key(w, "message");
-        w.StartObject();
-        json::key(w, "role");
-        json::put(w, "assistant");
-        json::key(w, "content");
-        json::put(w, result.content);
-        w.EndObject();
+        write_assistant_message(w, result.content);
         json::key(w, "finish_reason");
         json::put(w, "stop");
         w.EndObject();
