@@ -85,6 +85,29 @@ TEST(VectorKernels, ManyRowsAtOnceEqualOneRowAtATime) {
   }
 }
 
+// A scan too large for the caches, from a buffer that is not 64-byte aligned, takes another
+// route at the AVX-512 level (speed only): the bits must not change.
+TEST(VectorKernels, LargeUnalignedScansGiveTheSameBits) {
+  Lcg g{11};
+  const size_t dim = 384, n_rows = 3000;  // 4.6 MB, beyond kCacheResidentBytes
+  auto q = random_vector(g, dim);
+  auto storage = random_vector(g, n_rows * dim + 16);
+  for (size_t offset : {0, 1, 4}) {
+    const float* rows = storage.data() + offset;
+    std::vector<float> want(n_rows);
+    dot_rows_at(Level::Sse2, q.data(), rows, n_rows, dim, dim, want.data());
+    for (Level level : kLevels) {
+      std::vector<float> out(n_rows);
+      dot_rows_at(level, q.data(), rows, n_rows, dim, dim, out.data());
+      for (size_t r = 0; r < n_rows; r += 97)
+        EXPECT_EQ(bits(out[r]), bits(want[r])) << name(level) << " offset " << offset;
+      EXPECT_EQ(std::memcmp(out.data(), want.data(), n_rows * sizeof(float)), 0) << name(level);
+    }
+    std::vector<float> row(rows + 5 * dim, rows + 6 * dim);
+    EXPECT_EQ(bits(want[5]), bits(documented_dot(q, row)));
+  }
+}
+
 // Pins the canonical order across releases: stored vectors and recorded distances stay
 // comparable only while this value holds. (Computed once by the documented order above.)
 TEST(VectorKernels, CanonicalOrderIsStableAcrossReleases) {
