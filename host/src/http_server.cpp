@@ -228,6 +228,14 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// ASCII case-insensitive equality, without building a lower-cased copy (runs per header line).
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
@@ -248,20 +256,20 @@ Framing read_framing(std::string_view head, size_t max_body) {
     pos = end;
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::string name = lower(trim(line.substr(0, colon)));
+    const std::string_view name = trim(line.substr(0, colon));
     const std::string_view value = trim(line.substr(colon + 1));
-    if (name == "content-length") {
+    if (iequals(name, "content-length")) {
       // Two different lengths are a request-smuggling attempt; one repeated is harmless.
       if (length && *length != value) {
         f.refusal = HttpServer::error(400, "bad_request", "conflicting Content-Length headers");
         return f;
       }
       length = std::string(value);
-    } else if (name == "transfer-encoding") {
+    } else if (iequals(name, "transfer-encoding")) {
       transfer_encoding = true;
       chunked = chunked || lower(value).find("chunked") != std::string::npos;
-    } else if (name == "expect") {
-      f.expect_continue = lower(value) == "100-continue";
+    } else if (iequals(name, "expect")) {
+      f.expect_continue = iequals(value, "100-continue");
     }
   }
   if (transfer_encoding) {
