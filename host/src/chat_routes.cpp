@@ -190,7 +190,7 @@ void write_sources(json::Writer& w, const std::vector<std::string>& sources) {
 
 // Shared by both chat routes: the provider (the request's `model` names a chat provider id),
 // the messages, the sampling options, and retrieval when `collection` is given.
-std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body) {
+std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body, const HttpRequest& req) {
   auto call = std::make_shared<ChatCall>();
   call->gen = registry_.current();
   auto model = opt_string(body, "model");
@@ -226,6 +226,7 @@ std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body) {
       throw unprocessable("/k needs /collection: the collection to retrieve from");
     return call;
   }
+  req.require_collection(*collection);
   size_t k = kDefaultChatK;
   if (const Value* kv = member(body, "k")) {
     if (!kv->IsUint64()) throw bad_request("/k must be a positive integer");
@@ -270,7 +271,7 @@ HttpResponse Api::chat(const HttpRequest& req) {
   if (const Value* s = member(body, "stream"); s && s->IsTrue())
     throw unprocessable(
         "/stream: POST /v1/chat answers at once; stream with POST /v1/chat/completions");
-  auto call = prepare_chat(body);
+  auto call = prepare_chat(body, req);
   HttpResponse r;
   r.deferred = [call] {
     ChatResult result = run_chat(*call, nullptr);
@@ -309,7 +310,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
     }
     if (const Value* n = member(body, "n"); n && !(n->IsInt() && n->GetInt() == 1))
       throw unprocessable("/n: only one choice (n = 1) is supported");
-    auto call = prepare_chat(body);
+    auto call = prepare_chat(body, req);
     const std::string id = new_completion_id();
     const int64_t created = unix_now();
 
