@@ -191,6 +191,8 @@ void write_sources(json::Writer& w, const std::vector<std::string>& sources) {
 // Shared by both chat routes: the provider (the request's `model` names a chat provider id),
 // the messages, the sampling options, and retrieval when `collection` is given.
 std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body, const HttpRequest& req) {
+  // A key limited to other collections learns nothing more about this request.
+  if (auto c = opt_string(body, "collection")) req.require_collection(*c);
   auto call = std::make_shared<ChatCall>();
   call->gen = registry_.current();
   auto model = opt_string(body, "model");
@@ -226,7 +228,6 @@ std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body, const Htt
       throw unprocessable("/k needs /collection: the collection to retrieve from");
     return call;
   }
-  req.require_collection(*collection);
   size_t k = kDefaultChatK;
   if (const Value* kv = member(body, "k")) {
     if (!kv->IsUint64()) throw bad_request("/k must be a positive integer");
