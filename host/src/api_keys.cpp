@@ -67,11 +67,11 @@ std::string read_file(const std::filesystem::path& file) {
   return s.str();
 }
 
-std::shared_ptr<const ApiKeySet> load(const std::filesystem::path& file) {
+ApiKeySet load(const std::filesystem::path& file) {
   std::string error;
   auto set = ApiKeySet::parse(read_file(file), error);
   if (!set) throw std::runtime_error("API key file " + file.string() + ": " + error);
-  return std::make_shared<const ApiKeySet>(std::move(*set));
+  return std::move(*set);
 }
 
 }  // namespace
@@ -207,8 +207,18 @@ Credential credential_from_headers(const std::string* authorization, const std::
   return c;
 }
 
-ApiKeys::ApiKeys(std::filesystem::path file) : file_(std::move(file)), set_(load(file_)) {
-  for (const auto& k : set_->keys) counts_.emplace(k.name, std::make_unique<Counts>());
+ApiKeys::ApiKeys(std::filesystem::path file) : file_(std::move(file)) {
+  set_ = with_counts(load(file_));
+}
+
+std::shared_ptr<const ApiKeySet> ApiKeys::with_counts(ApiKeySet set) {
+  std::lock_guard lock(mu_);
+  for (auto& k : set.keys) {
+    auto& c = counts_[k.name];
+    if (!c) c = std::make_shared<ApiKeyCounts>();
+    k.counts = c;
+  }
+  return std::make_shared<const ApiKeySet>(std::move(set));
 }
 
 std::shared_ptr<const ApiKeySet> ApiKeys::current() const {
@@ -220,12 +230,10 @@ ApiKeys::ReloadResult ApiKeys::reload() {
   ReloadResult r;
   if (!enabled()) return r;
   try {
-    auto fresh = load(file_);
+    auto fresh = with_counts(load(file_));
+    r.keys = fresh->keys.size();
     std::lock_guard lock(mu_);
     set_ = std::move(fresh);
-    for (const auto& k : set_->keys)
-      if (!counts_.count(k.name)) counts_.emplace(k.name, std::make_unique<Counts>());
-    r.keys = set_->keys.size();
     spdlog::info("API keys: {} loaded from {}", r.keys, file_.string());
   } catch (const std::exception& e) {
     ++reload_failures_;
@@ -237,11 +245,8 @@ ApiKeys::ReloadResult ApiKeys::reload() {
   return r;
 }
 
-void ApiKeys::count(const std::string& key_name, Outcome o) {
-  std::lock_guard lock(mu_);
-  auto it = counts_.find(key_name);
-  if (it == counts_.end()) return;
-  (o == Outcome::allowed ? it->second->allowed : it->second->forbidden)++;
+void ApiKeys::count(const ApiKey& key, Outcome o) {
+  if (key.counts) (o == Outcome::allowed ? key.counts->allowed : key.counts->forbidden)++;
 }
 
 void ApiKeys::count_refusal(Refusal r) { ++refusals_[static_cast<size_t>(r)]; }

@@ -35,11 +35,17 @@ using Sha256 = std::array<unsigned char, 32>;
 Sha256 sha256_of(std::string_view bytes);
 std::string to_hex(const Sha256& digest);
 
+// Requests answered for one key name; kept across reloads while the name stays.
+struct ApiKeyCounts {
+  std::atomic<uint64_t> allowed{0}, forbidden{0};
+};
+
 struct ApiKey {
   std::string name;
   Sha256 digest{};
-  uint8_t scopes = 0;                 // Scope bits
-  std::set<std::string> collections;  // empty: every collection
+  uint8_t scopes = 0;                    // Scope bits
+  std::set<std::string> collections;     // empty: every collection
+  std::shared_ptr<ApiKeyCounts> counts;  // set by ApiKeys (null in a set parsed alone)
   bool has(Scope s) const { return (scopes & static_cast<uint8_t>(s)) != 0; }
   bool limited() const { return !collections.empty(); }
   bool may_touch(const std::string& collection) const {
@@ -93,21 +99,21 @@ class ApiKeys {
   };
   ReloadResult reload();
 
-  // Request accounting for /metrics, by key name (never the key).
+  // Request accounting for /metrics, by key name (never the key). Lock-free.
   enum class Outcome { allowed, forbidden };
-  void count(const std::string& key_name, Outcome o);
+  static void count(const ApiKey& key, Outcome o);
   enum class Refusal { missing, unknown, malformed };
   void count_refusal(Refusal r);
   void render_metrics(std::string& out) const;
 
  private:
   std::filesystem::path file_;
+  // Gives each key of `set` the counters of its name (new ones for a new name).
+  std::shared_ptr<const ApiKeySet> with_counts(ApiKeySet set);
+
   mutable std::mutex mu_;
   std::shared_ptr<const ApiKeySet> set_;
-  struct Counts {
-    std::atomic<uint64_t> allowed{0}, forbidden{0};
-  };
-  std::map<std::string, std::unique_ptr<Counts>, std::less<>> counts_;  // under mu_
+  std::map<std::string, std::shared_ptr<ApiKeyCounts>> counts_;  // under mu_; only grows
   std::array<std::atomic<uint64_t>, 3> refusals_{};
   std::atomic<uint64_t> reload_failures_{0};
 };

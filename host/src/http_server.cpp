@@ -475,7 +475,7 @@ std::optional<HttpResponse> HttpServer::Impl::authorize(const Route& r,
              (json::is_clean_text(c) ? "\"" + c + "\"" : "(unprintable)");
   }
   if (!denied.empty()) {
-    keys->count(key->name, ApiKeys::Outcome::forbidden);
+    ApiKeys::count(*key, ApiKeys::Outcome::forbidden);
     return refuse(403, "forbidden", denied, "");
   }
   req->key = key;
@@ -519,8 +519,8 @@ HttpResponse HttpServer::Impl::dispatch(
     if (auto refusal = authorize(r, credential, &req.params, &req)) return *refusal;
     HttpResponse resp = answer(method + " " + raw_path, [&] { return r.handler(req); });
     if (req.key)  // a 403 here is a collection named in the body or the query
-      keys->count(req.key->name,
-                  resp.status == 403 ? ApiKeys::Outcome::forbidden : ApiKeys::Outcome::allowed);
+      ApiKeys::count(*req.key,
+                     resp.status == 403 ? ApiKeys::Outcome::forbidden : ApiKeys::Outcome::allowed);
     return resp;
   }
   if (!allowed.empty()) {
