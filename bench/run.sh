@@ -4,9 +4,12 @@
 #
 #   bench/run.sh [-c CONCURRENCY] [-d DURATION] [-t THREADS] [-w WARMUP] [-r ROUNDS]
 #                [--path PATH] [--build-dir DIR] [--skip-build] [--default MANIFEST]...
+#                [--api-keys]
 #
 # --default NAME makes manifests/NAME.json, or manifests/examples/NAME.json, the default plugin of
 # its kind for lakehost (e.g. --default vector-hnswlib, --default scorer-cosine); repeatable.
+# --api-keys runs lakehost with an API key file and every request (to both servers) carries
+# "Authorization: Bearer KEY": the cost of authentication.
 #
 # ROUNDS (3): baseline and lakehost are measured alternately, ROUNDS times each, and the headline
 # is the median of the rounds' ratios: a shared VM's speed drifts by tens of percent within
@@ -33,7 +36,10 @@ baseline_path="${BASELINE_PATH:-}"
 build="${LAKEHOST_BUILD_DIR:-build}"
 skip_build="${BENCH_SKIP_BUILD:-0}"
 loadgen_extra="${LOADGEN_ARGS:-}"
+loadgen_args="$loadgen_extra"  # what runs; loadgen_extra is what the report shows
+loadgen_key=()
 defaults=()
+api_keys="${BENCH_API_KEYS:-0}"
 
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -47,6 +53,7 @@ while [ $# -gt 0 ]; do
     --build-dir) build="$2"; shift 2 ;;
     --skip-build) skip_build=1; shift ;;
     --default) defaults+=("$2"); shift 2 ;;
+    --api-keys) api_keys=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -119,12 +126,12 @@ measure() {
   if [ "$warmup" != 0 ] && [ "$warmup" != 0s ]; then
     log "$name: warm-up $warmup"
     "$loadgen" --url "http://127.0.0.1:$port" --path "$path" --concurrency "$concurrency" \
-      --duration "$warmup" $loadgen_extra >/dev/null 2>&1 || true
+      --duration "$warmup" ${loadgen_args:-} "${loadgen_key[@]}" >/dev/null 2>&1 || true
   fi
   log "$name: measuring $duration at concurrency $concurrency on $path"
   # shellcheck disable=SC2086
   "$loadgen" --url "http://127.0.0.1:$port" --path "$path" --concurrency "$concurrency" \
-    --duration "$duration" $loadgen_extra >"$tmp/$name.txt" 2>"$tmp/$name.err"
+    --duration "$duration" ${loadgen_args:-} "${loadgen_key[@]}" >"$tmp/$name.txt" 2>"$tmp/$name.err"
   tail -n 1 "$tmp/$name.err" >"$tmp/$name.json"
   cat "$tmp/$name.txt" >&2
 }
@@ -164,6 +171,19 @@ for f in d.glob("*.json"):
 PY
 done
 
+# ---- API keys (optional) ----------------------------------------------------------------------
+lakehost_keys=()
+curl_key=()
+if [ "$api_keys" = 1 ]; then
+  out="$("$lakehost" keys new --name bench --scopes read,admin)"
+  key="$(printf '%s\n' "$out" | sed -n 's/^key .*: \(lh_[0-9a-f]*\)$/\1/p')"
+  printf '{"keys": [%s]}\n' "$(printf '%s\n' "$out" | tail -n 1)" >"$tmp/keys.json"
+  lakehost_keys=(--api-keys "$tmp/keys.json")
+  curl_key=(-H "Authorization: Bearer $key")
+  loadgen_extra+=" --header 'Authorization: Bearer lh_...'"
+  loadgen_key=(--header "Authorization: Bearer $key")
+fi
+
 # ---- measurements: baseline and lakehost alternately, $rounds rounds ------------------------------
 for round in $(seq "$rounds"); do
   log "round $round of $rounds: starting the baseline server ($threads threads)"
@@ -178,11 +198,11 @@ for round in $(seq "$rounds"); do
   rm -rf "$tmp/data" && mkdir -p "$tmp/data"
   "$lakehost" serve --listen 127.0.0.1:0 --manifests "$tmp/manifests" --data "$tmp/data" \
     --demo data/demo/workers.jsonl --threads "$threads" --no-watch --port-file "$tmp/lakehost.port" \
-    --log-level warn >"$tmp/lakehost.log" 2>&1 &
+    --log-level warn "${lakehost_keys[@]}" >"$tmp/lakehost.log" 2>&1 &
   server_pid=$!
   port="$(wait_port "$tmp/lakehost.port")"
   # The vector kernel lakehost chose for this CPU (reported with every figure).
-  kernel="$(curl -s "http://127.0.0.1:$port/v1/plugins" |
+  kernel="$(curl -s "${curl_key[@]}" "http://127.0.0.1:$port/v1/plugins" |
     sed -n 's/.*"vector_kernel":{"kernel":"\([a-z0-9]*\)".*/\1/p')"
   measure "lakehost-$round" "$lakehost_path"
   stop_server
@@ -220,9 +240,10 @@ done
 cmd="CONCURRENCY=$concurrency DURATION=$duration THREADS=$threads WARMUP=$warmup ROUNDS=$rounds"
 cmd+=" LAKEHOST_PATH=$lakehost_path"
 [ "$baseline_path" != "$lakehost_path" ] && cmd+=" BASELINE_PATH=$baseline_path"
-[ -n "$loadgen_extra" ] && cmd+=" LOADGEN_ARGS='$loadgen_extra'"
+[ -n "${LOADGEN_ARGS:-}" ] && cmd+=" LOADGEN_ARGS='$LOADGEN_ARGS'"
 [ "$build" != build ] && cmd+=" LAKEHOST_BUILD_DIR=$build"
 cmd+=" bench/run.sh"
+[ "$api_keys" = 1 ] && cmd+=" --api-keys"
 
 cat <<EOF
 
@@ -239,7 +260,7 @@ cat <<EOF
   $warmup warm-up that is not counted.
 - Baseline: \`lakehost-baseline-server\`, Pistache + RapidJSON parse + a fixed 1.5 KB
   matrix-search-shaped reply, same endpoint options and keep-alive workaround as lakehost.
-- lakehost: \`lakehost serve --manifests manifests --demo data/demo/workers.jsonl\` ($docs documents)${defaults[*]:+, defaults switched to: ${defaults[*]}}.
+- lakehost: \`lakehost serve --manifests manifests --demo data/demo/workers.jsonl${lakehost_keys[*]:+ --api-keys FILE}\` ($docs documents)${defaults[*]:+, defaults switched to: ${defaults[*]}}.
 - Command: \`$cmd\`
 
 | server | path | requests | RPS | p50 ms | p95 ms | p99 ms | max ms | non-2xx | transport errors |

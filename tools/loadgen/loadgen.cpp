@@ -520,12 +520,14 @@ Summary run(const Options& o, std::atomic<bool>& stop) {
   if (addrs.empty()) throw std::runtime_error(error);  // a setup error, not a measurement
 
   const std::string target = o.url.path_prefix + o.path;
+  std::string extra;
+  for (const auto& h : o.headers) extra += h + "\r\n";
   std::vector<std::string> requests;
   for (const auto& role : query_mix()) {
     std::string body = request_body(role, o.k, o.collection);
     requests.push_back("POST " + target + " HTTP/1.1\r\nHost: " + o.url.host_header +
-                       "\r\nUser-Agent: lakehost-loadgen/0.1\r\nAccept: application/json\r\n"
-                       "Content-Type: application/json\r\nContent-Length: " +
+                       "\r\nUser-Agent: lakehost-loadgen/0.1\r\nAccept: application/json\r\n" +
+                       extra + "Content-Type: application/json\r\nContent-Length: " +
                        std::to_string(body.size()) + "\r\n\r\n" + body);
   }
 

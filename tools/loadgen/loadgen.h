@@ -43,6 +43,7 @@ struct Options {
   std::chrono::nanoseconds duration{std::chrono::seconds(10)};  // 0: no time limit
   uint64_t max_requests = 0;                                    // 0: no cap
   std::chrono::nanoseconds timeout{std::chrono::seconds(10)};
+  std::vector<std::string> headers;  // extra "Name: value" lines (e.g. an API key)
 };
 
 struct ThreadStats {

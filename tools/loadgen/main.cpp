@@ -37,6 +37,13 @@ int main(int argc, char** argv) {
   app.add_option("--k", o.k, "\"k\" field of the bodies")->capture_default_str();
   app.add_option("--timeout", timeout, "Per-request timeout (connect, send, response)")
       ->capture_default_str();
+  app.add_option("--header,-H", o.headers,
+                 "Extra request header \"Name: value\" (repeatable), e.g. an API key")
+      ->check([](const std::string& h) {
+        return h.find(':') == std::string::npos || h.find_first_of("\r\n") != std::string::npos
+                   ? std::string("must be one \"Name: value\" line")
+                   : std::string();
+      });
   app.add_flag("--fail-on-errors", fail_on_errors,
                "Exit 1 if any response was not 2xx or any transport error occurred");
   CLI11_PARSE(app, argc, argv);
