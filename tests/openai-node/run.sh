@@ -7,6 +7,8 @@
 # or the lock file changed; nothing is written into the source tree.
 # Usage: run.sh LAKEHOST SOURCE_DIR PLUGIN_DIR WORK_DIR
 set -euo pipefail
+# shellcheck source=tests/support/host_exit.sh
+. "$(dirname "$0")/../support/host_exit.sh"
 lakehost="${1:?usage: $0 LAKEHOST SOURCE_DIR PLUGIN_DIR WORK_DIR}"
 src="${2:?}"
 plugins="${3:?}"
@@ -85,3 +87,5 @@ cd "$work"
 LAKEHOST_URL="http://127.0.0.1:$(cat "$tmp/port")" LAKEHOST_UPSTREAM_URL="$upstream" \
   timeout 300 node --test openai_client.test.mjs ||
   fail "node --test failed"
+stop_and_check "$host_pid" "$tmp/host.log" lakehost || fail "lakehost did not stop cleanly"
+host_pid=""
