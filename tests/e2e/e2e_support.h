@@ -29,6 +29,7 @@
 
 #include "host_process.h"
 #include "http_client.h"
+#include "plugin_fixture.h"
 
 namespace lakehost::e2e {
 
@@ -255,7 +256,8 @@ inline pid_t host_pid(const HostProcess& h) {
 // Polls `pred` every 20 ms until it holds or `timeout` passes.
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
+  // A wait for something to happen, not a bound under test: stretched for sanitized hosts.
+  auto deadline = Clock::now() + timeout * test::time_scale();
   while (Clock::now() < deadline) {
     if (pred()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -4,6 +4,8 @@
 # request must succeed (zero non-2xx, zero transport errors). Bounded: about 10 s.
 # Usage: loadgen_reload_test.sh LAKEHOST LOADGEN SOURCE_DIR PLUGIN_DIR
 set -euo pipefail
+# shellcheck source=tests/support/host_exit.sh
+. "$(dirname "$0")/../support/host_exit.sh"
 lakehost="${1:?usage: $0 LAKEHOST LOADGEN SOURCE_DIR PLUGIN_DIR}"
 loadgen="${2:?}"
 src="${3:?}"
@@ -80,3 +82,5 @@ print(f"{s['requests']} requests, all 2xx, during 50 reloads; p99 {s['p99_ms']} 
 PY
 gen=$(curl -sf "$url/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
 [ "$gen" = 51 ] || fail "generation is $gen, expected 51"
+stop_and_check "$host_pid" "$tmp/host.log" lakehost || fail "lakehost did not stop cleanly"
+host_pid=""

@@ -6,6 +6,8 @@
 #   3. a port nobody listens on: transport errors, exit 1 with --fail-on-errors, 0 without.
 # Usage: loadgen_smoke_test.sh LOADGEN BASELINE_SERVER   (each step is bounded; < 30 s in all)
 set -euo pipefail
+# shellcheck source=tests/support/host_exit.sh
+. "$(dirname "$0")/../support/host_exit.sh"
 loadgen="${1:?usage: $0 LOADGEN BASELINE_SERVER}"
 baseline="${2:?usage: $0 LOADGEN BASELINE_SERVER}"
 
@@ -76,4 +78,7 @@ timeout 20 "$loadgen" --url "http://127.0.0.1:1" --requests 5 --concurrency 1 --
   >"$tmp/refused2.out" 2>"$tmp/refused2.err" || rc=$?
 [ $rc -eq 0 ] || fail "without --fail-on-errors loadgen should exit 0, got $rc"
 
+stop_and_check "$server_pid" "$tmp/server.log" "the baseline server" ||
+  fail "the baseline server did not stop cleanly"
+server_pid=""
 echo "loadgen smoke: OK (2000 × 200 on port $port; closed port → 20 transport errors, exit 1)"

@@ -7,6 +7,8 @@
 # or the lock file changed; nothing is written into the source tree.
 # Usage: run.sh LAKEHOST SOURCE_DIR PLUGIN_DIR WORK_DIR
 set -euo pipefail
+# shellcheck source=tests/support/host_exit.sh
+. "$(dirname "$0")/../support/host_exit.sh"
 lakehost="${1:?usage: $0 LAKEHOST SOURCE_DIR PLUGIN_DIR WORK_DIR}"
 src="${2:?}"
 plugins="${3:?}"
@@ -40,7 +42,9 @@ cp "$here/openai_client.test.mjs" "$work/"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/openai-node.XXXXXX")"
 host_pid=""
 upstream_pid=""
+keyed_pid=""
 cleanup() {
+  [ -n "$keyed_pid" ] && { kill -TERM "$keyed_pid" 2>/dev/null || true; wait "$keyed_pid" 2>/dev/null || true; }
   [ -n "$host_pid" ] && { kill -TERM "$host_pid" 2>/dev/null || true; wait "$host_pid" 2>/dev/null || true; }
   [ -n "$upstream_pid" ] && { kill -TERM "$upstream_pid" 2>/dev/null || true; wait "$upstream_pid" 2>/dev/null || true; }
   rm -rf "$tmp"
@@ -48,7 +52,7 @@ cleanup() {
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*" >&2
-  for f in "$tmp"/host.log "$tmp"/upstream.log; do
+  for f in "$tmp"/host.log "$tmp"/keyed.log "$tmp"/upstream.log; do
     [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }
   done
   exit 1
@@ -107,6 +111,9 @@ LAKEHOST_URL="http://127.0.0.1:$(cat "$tmp/port")" LAKEHOST_UPSTREAM_URL="$upstr
   LAKEHOST_KEYED_URL="http://127.0.0.1:$(cat "$tmp/keyed.port")" \
   LAKEHOST_READ_KEY="$read_key" LAKEHOST_WRITE_KEY="$write_key" \
   timeout 300 node --test openai_client.test.mjs || status=$?
-kill -TERM "$keyed_pid" 2>/dev/null || true
-wait "$keyed_pid" 2>/dev/null || true
 [ "$status" = 0 ] || fail "node --test failed"
+stop_and_check "$keyed_pid" "$tmp/keyed.log" "lakehost with API keys" ||
+  fail "lakehost with API keys did not stop cleanly"
+keyed_pid=""
+stop_and_check "$host_pid" "$tmp/host.log" lakehost || fail "lakehost did not stop cleanly"
+host_pid=""

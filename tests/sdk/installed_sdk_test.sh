@@ -41,4 +41,8 @@ import json, sys
 ids = {p["id"] for p in json.load(sys.stdin)["plugins"]}
 assert {"embed-letters", "embed-hash", "vector-faiss", "scorer-cosine", "storage-sqlite"} <= ids, ids
 '
+# shellcheck source=tests/support/host_exit.sh
+. "$src/tests/support/host_exit.sh"
+stop_and_check "$pid" "$tmp/host.log" "the installed lakehost"
+pid=""
 echo "installed SDK: template built and loaded by the installed host"

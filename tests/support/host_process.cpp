@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "plugin_fixture.h"
 
 namespace fs = std::filesystem;
@@ -64,6 +66,24 @@ std::string HostProcess::url(const std::string& path) const {
 
 std::string HostProcess::log() const { return read_file(log_path_); }
 
+void HostProcess::check_sanitizer_reports() {
+  const std::string text = log();
+  if (text.size() <= log_checked_) return;
+  const std::string_view fresh = std::string_view(text).substr(log_checked_);
+  log_checked_ = text.size();
+  // The first line of every report of the sanitizers the build can enable (scripts/sanitize.sh).
+  for (const char* marker :
+       {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+        "ThreadSanitizer: ", ": runtime error: ", "SUMMARY: UndefinedBehaviorSanitizer"}) {
+    const size_t at = fresh.find(marker);
+    if (at == std::string_view::npos) continue;
+    const size_t from = fresh.rfind('\n', at > 2000 ? at - 2000 : 0);
+    ADD_FAILURE() << "sanitizer report in the lakehost host process (" << log_path_ << "):\n"
+                  << fresh.substr(from == std::string_view::npos ? 0 : from, 12000);
+    return;
+  }
+}
+
 void HostProcess::start() {
   if (pid_ > 0) return;
   std::string port_file = options_.data_dir + "/port";
@@ -99,11 +119,13 @@ void HostProcess::start() {
   }
   pid_ = pid;
   // Wait for the port file (the host writes it once it is listening).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<int64_t>(60'000 * time_scale()));
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      check_sanitizer_reports();
       throw std::runtime_error("lakehost exited during start-up:\n" + log());
     }
     std::string p = read_file(port_file);
@@ -125,7 +147,8 @@ void HostProcess::stop() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
   int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<int64_t>(20'000 * time_scale()));
   while (waitpid(pid_, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(pid_, SIGKILL);
@@ -135,6 +158,7 @@ void HostProcess::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   pid_ = -1;
+  check_sanitizer_reports();  // after exit: LSan reports then
 }
 
 void HostProcess::kill9() {
@@ -143,6 +167,7 @@ void HostProcess::kill9() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+  check_sanitizer_reports();
 }
 
 }  // namespace lakehost::test

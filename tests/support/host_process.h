@@ -36,8 +36,14 @@ class HostProcess {
   std::string log() const;  // what the host wrote to stdout/stderr
 
  private:
+  // Fails the current test when the host's log holds a sanitizer report (ASan, LSan, UBSan,
+  // TSan) written since the last check: a report on a host thread, or LSan's at exit, would
+  // otherwise go unseen whenever the test's own requests happened to succeed.
+  void check_sanitizer_reports();
+
   HostOptions options_;
   std::string log_path_;
+  size_t log_checked_ = 0;  // bytes of the log already searched for sanitizer reports
   int pid_ = -1;
   int port_ = 0;
 };

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "plugin_fixture.h"
+
 namespace lakehost::test {
 namespace {
 struct GlobalInit {
@@ -57,7 +59,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& url
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(60 * time_scale()));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);

@@ -40,6 +40,15 @@ class Loaded final : public LoadedPlugin {
 
 }  // namespace
 
+double time_scale() {
+  static const double scale = [] {
+    const char* v = std::getenv("LAKEHOST_TEST_TIME_SCALE");
+    const double s = v ? std::atof(v) : 1.0;
+    return s > 1.0 ? s : 1.0;
+  }();
+  return scale;
+}
+
 std::string temp_dir() {
   static std::mutex mu;
   std::lock_guard lock(mu);

@@ -29,4 +29,9 @@ std::unique_ptr<LoadedPlugin> load_plugin(const std::string& name, const std::st
 // A fresh empty temporary directory (removed at process exit).
 std::string temp_dir();
 
+// $LAKEHOST_TEST_TIME_SCALE (default 1, at least 1): scripts/sanitize.sh sets it, because
+// instrumented hosts run several times slower. It stretches the harness's own waits (HTTP
+// client timeout, host start and stop); bounds a test asserts on stay as they are.
+double time_scale();
+
 }  // namespace lakehost::test
