@@ -1,6 +1,7 @@
 #include "json_util.h"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/pointer.h>
 #include <rapidjson/schema.h>
 
 #include <algorithm>
@@ -103,9 +104,60 @@ void write_canonical(Writer& w, const rapidjson::Value& v) {
 }
 }  // namespace
 
+namespace {
+
+// The target of a local "$ref" ("#...") of object `v`, read as RapidJSON's schema reader reads
+// it; null when `v` has none (or it names nothing).
+const rapidjson::Value* local_ref_target(const rapidjson::Value& v, const rapidjson::Value& root,
+                                         std::string* ref) {
+  auto it = v.FindMember("$ref");
+  if (it == v.MemberEnd() || !it->value.IsString() || it->value.GetStringLength() == 0 ||
+      it->value.GetString()[0] != '#')
+    return nullptr;
+  *ref = std::string(it->value.GetString(), it->value.GetStringLength());
+  rapidjson::Pointer pointer(it->value.GetString(), it->value.GetStringLength());
+  return pointer.IsValid() ? pointer.Get(root) : nullptr;
+}
+
+// A "$ref" for a message: at most ~100 bytes, not cut inside a UTF-8 sequence.
+std::string quote_ref(const std::string& ref) {
+  size_t n = std::min<size_t>(ref.size(), 100);
+  while (n > 0 && n < ref.size() && (static_cast<unsigned char>(ref[n]) & 0xC0) == 0x80) --n;
+  return "\"" + ref.substr(0, n) + (n < ref.size() ? "...\"" : "\"");
+}
+
+// RapidJSON 1.1's SchemaDocument follows a local "$ref" whose target is itself a "$ref" by
+// recursion, without noticing a cycle ({"$ref": "#"}, or two definitions naming each other
+// overflowed the stack of whichever thread read the schema: a reload took the host down), and
+// reads a target that is not an object as if it were one (with asserts compiled out, garbage
+// pointers). Found by tests/fuzz/plugin_descriptor_fuzzer.cpp. Returns why such a schema is
+// refused. Recursion here is bounded by kMaxDepth (parse() refused deeper text).
+std::optional<std::string> ref_problem(const rapidjson::Value& v, const rapidjson::Value& root) {
+  if (v.IsObject()) {
+    std::vector<const rapidjson::Value*> chain{&v};
+    std::string ref;
+    for (const rapidjson::Value* at = local_ref_target(v, root, &ref); at;
+         at = local_ref_target(*at, root, &ref)) {
+      if (!at->IsObject()) return "\"$ref\": " + quote_ref(ref) + " does not name a schema object";
+      if (std::find(chain.begin(), chain.end(), at) != chain.end())
+        return "\"$ref\": " + quote_ref(ref) + " leads back to itself through references only";
+      chain.push_back(at);
+    }
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it)
+      if (auto problem = ref_problem(it->value, root)) return problem;
+  } else if (v.IsArray()) {
+    for (const auto& e : v.GetArray())
+      if (auto problem = ref_problem(e, root)) return problem;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Schema::Schema(std::string_view text) {
   if (auto err = parse(text, json))
     throw std::invalid_argument("schema is not valid JSON: " + *err);
+  if (auto problem = ref_problem(json, json)) throw std::invalid_argument("schema: " + *problem);
   doc = std::make_unique<rapidjson::SchemaDocument>(json);
 }
 
