@@ -1,7 +1,9 @@
-// json::Schema refuses the "$ref" shapes RapidJSON 1.1's schema reader cannot survive (found
+// json_util: json::Schema refuses the "$ref" shapes RapidJSON 1.1's schema reader cannot survive (found
 // by tests/fuzz/plugin_descriptor_fuzzer.cpp; each input is also in its corpus), and keeps
 // accepting recursive schemas that are fine.
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 #include "json_util.h"
 
@@ -41,4 +43,16 @@ TEST(JsonSchema, AcceptsRecursiveSchemasThroughProperties) {
   bad.Parse(R"({"child": {"child": 1}})");
   EXPECT_FALSE(lakehost::json::validate(s, ok));
   EXPECT_TRUE(lakehost::json::validate(s, bad));
+}
+
+// A text ending inside a UTF-8 sequence is not clean, and is judged without reading past its end
+// (the ASan build of this test and the descriptor fuzzer's corpus both check that).
+TEST(JsonCleanText, TruncatedSequenceAtTheEnd) {
+  for (const std::string s : {"abc\xe0", "abc\xf0\x9f", "\xf0\x9f\x98", "\xc3"}) {
+    auto* heap = new char[s.size()];  // exactly the text: an overread is outside the allocation
+    std::memcpy(heap, s.data(), s.size());
+    EXPECT_FALSE(lakehost::json::is_clean_text({heap, s.size()}));
+    delete[] heap;
+  }
+  EXPECT_TRUE(lakehost::json::is_clean_text("caf\xc3\xa9 \xf0\x9f\x98\x80"));
 }
