@@ -87,8 +87,8 @@ status=$?
 set -e
 
 # 4. The figures.
-tail -n 40 "$log" | grep -E '^(#[0-9]+.*(DONE|pulse|NEW|REDUCE)|stat::|==|SUMMARY|Done)' | tail -n 12
-last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+tail -n 40 "$log" | grep -E '^(#[0-9]+.*(DONE|pulse|NEW|REDUCE)|stat::|==|SUMMARY|Done)' | tail -n 12 || true
+last=$(grep -E "^#[0-9]+" "$log" | tail -n 1 || true)
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 echo "fuzz: $target: status $status; executions ${execs:-?}, ${rate:-?} exec/s;" \

@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint64_t want = std::min<uint64_t>(h.file_size, 1 << 20);
     if (mode & 4) {
       // The index, as rising offsets from the input's deltas, so the word-order checks are hit.
-      file.resize(std::max<uint64_t>(file.size(), h.index_offset), '\0');
+      file.resize(std::max<uint64_t>(file.size(), std::min(h.index_offset, want)), '\0');
       uint32_t off = 0;
       for (uint64_t i = 0; i <= n && file.size() + 4 <= want; ++i) {
         file.append(reinterpret_cast<const char*>(&off), 4);
