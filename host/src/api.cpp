@@ -190,34 +190,48 @@ void Api::install(HttpServer& s) {
   auto bind = [this](HttpResponse (Api::*fn)(const HttpRequest&)) {
     return [this, fn](const HttpRequest& r) { return (this->*fn)(r); };
   };
-  s.route("GET", "/health", bind(&Api::health));
-  s.route("GET", "/ready", bind(&Api::ready));
-  s.route("GET", "/metrics", [this](const HttpRequest&) {
+  // Who may call what when API keys are configured (docs/operator-guide.md, "Security"). Routes
+  // whose collection is in the body or the query check it in the handler (require_collection).
+  const Access open = open_route();
+  const Access read{Scope::read}, write{Scope::write};
+  const Access read_openai{.scope = Scope::read, .openai_errors = true};
+  const Access read_collection{.scope = Scope::read, .collection_param = 0};
+  const Access write_collection{.scope = Scope::write, .collection_param = 0};
+  const Access admin_collection{.scope = Scope::admin, .collection_param = 0};
+  const Access admin_host{.scope = Scope::admin, .global = true};
+  const Access read_storage{.scope = Scope::read, .global = true};
+  const Access write_storage{.scope = Scope::write, .global = true};
+  s.route("GET", "/health", open, bind(&Api::health));
+  s.route("GET", "/ready", open, bind(&Api::ready));
+  s.route("GET", "/metrics", Access{.global = true, .metrics = true}, [this](const HttpRequest&) {
     return HttpResponse{200, metrics_.render(), "text/plain; version=0.0.4"};
   });
-  s.route("GET", "/v1/plugins", bind(&Api::plugins));
-  s.route("POST", "/v1/admin/reload", bind(&Api::reload));
-  s.route("POST", "/v1/embed", bind(&Api::embed));
-  s.route("POST", "/v1/embeddings", bind(&Api::embeddings));
-  s.route("GET", "/v1/collections", bind(&Api::list_collections));
-  s.route("PUT", "/v1/collections/{name}", bind(&Api::put_collection));
-  s.route("GET", "/v1/collections/{name}", bind(&Api::get_collection));
-  s.route("DELETE", "/v1/collections/{name}", bind(&Api::delete_collection));
-  s.route("POST", "/v1/collections/{name}/documents", bind(&Api::upsert_documents));
-  s.route("GET", "/v1/collections/{name}/documents/{id}", bind(&Api::get_document));
-  s.route("DELETE", "/v1/collections/{name}/documents/{id}", bind(&Api::delete_document));
-  s.route("POST", "/v1/collections/{name}/search", bind(&Api::search_collection));
-  s.route("POST", "/v1/matrix/search", bind(&Api::matrix_search));
-  s.route("POST", "/v1/matrix/playbooks/record", bind(&Api::record_playbook));
-  s.route("GET", "/v1/matrix/playbooks", bind(&Api::list_playbooks));
-  s.route("DELETE", "/v1/matrix/playbooks/{id}", bind(&Api::delete_playbook));
-  s.route("PUT", "/v1/storage/{key}", bind(&Api::put_blob));
-  s.route("GET", "/v1/storage/{key}", bind(&Api::get_blob));
-  s.route("DELETE", "/v1/storage/{key}", bind(&Api::delete_blob));
-  s.route("GET", "/v1/storage", bind(&Api::list_blobs));
-  s.route("POST", "/v1/chat", bind(&Api::chat));
-  s.route("POST", "/v1/chat/completions", bind(&Api::chat_completions));
-  s.route("GET", "/v1/models", bind(&Api::models));
+  s.route("GET", "/v1/plugins", admin_host, bind(&Api::plugins));
+  s.route("POST", "/v1/admin/reload", admin_host, bind(&Api::reload));
+  s.route("POST", "/v1/embed", read, bind(&Api::embed));
+  s.route("POST", "/v1/embeddings", read_openai, bind(&Api::embeddings));
+  s.route("GET", "/v1/collections", read, bind(&Api::list_collections));
+  s.route("PUT", "/v1/collections/{name}", admin_collection, bind(&Api::put_collection));
+  s.route("GET", "/v1/collections/{name}", read_collection, bind(&Api::get_collection));
+  s.route("DELETE", "/v1/collections/{name}", admin_collection, bind(&Api::delete_collection));
+  s.route("POST", "/v1/collections/{name}/documents", write_collection,
+          bind(&Api::upsert_documents));
+  s.route("GET", "/v1/collections/{name}/documents/{id}", read_collection,
+          bind(&Api::get_document));
+  s.route("DELETE", "/v1/collections/{name}/documents/{id}", write_collection,
+          bind(&Api::delete_document));
+  s.route("POST", "/v1/collections/{name}/search", read_collection, bind(&Api::search_collection));
+  s.route("POST", "/v1/matrix/search", read, bind(&Api::matrix_search));
+  s.route("POST", "/v1/matrix/playbooks/record", write, bind(&Api::record_playbook));
+  s.route("GET", "/v1/matrix/playbooks", read, bind(&Api::list_playbooks));
+  s.route("DELETE", "/v1/matrix/playbooks/{id}", write, bind(&Api::delete_playbook));
+  s.route("PUT", "/v1/storage/{key}", write_storage, bind(&Api::put_blob));
+  s.route("GET", "/v1/storage/{key}", read_storage, bind(&Api::get_blob));
+  s.route("DELETE", "/v1/storage/{key}", write_storage, bind(&Api::delete_blob));
+  s.route("GET", "/v1/storage", read_storage, bind(&Api::list_blobs));
+  s.route("POST", "/v1/chat", read, bind(&Api::chat));
+  s.route("POST", "/v1/chat/completions", read_openai, bind(&Api::chat_completions));
+  s.route("GET", "/v1/models", read_openai, bind(&Api::models));
 }
 
 // ---- health, plugins, reload ------------------------------------------------------------------
@@ -355,12 +369,21 @@ HttpResponse Api::plugins(const HttpRequest&) {
 }
 
 HttpResponse Api::reload(const HttpRequest&) {
+  // The key file is re-read with the manifests; a broken one keeps the keys in force.
+  ApiKeys::ReloadResult keys;
+  if (api_keys_) keys = api_keys_->reload();
   auto outcome = registry_.reload("api");
   if (!outcome.ok) {
-    throw ApiError(
-        422, "reload_failed",
-        outcome.error + " (generation " + std::to_string(outcome.generation) + " keeps serving)");
+    throw ApiError(422, "reload_failed",
+                   outcome.error + " (generation " + std::to_string(outcome.generation) +
+                       " keeps serving)" +
+                       (keys.ok ? "" : "; and the API key file was refused: " + keys.error));
   }
+  if (!keys.ok)
+    throw ApiError(422, "api_keys_refused",
+                   keys.error + " (the " + std::to_string(keys.keys) +
+                       " keys in force stay; plugins reloaded: generation " +
+                       std::to_string(outcome.generation) + ")");
   return {200, plugins_json(*registry_.current()), "application/json"};
 }
 
@@ -542,14 +565,16 @@ HttpResponse Api::embeddings(const HttpRequest& req) {
 
 // ---- collections ------------------------------------------------------------------------------
 
-HttpResponse Api::list_collections(const HttpRequest&) {
+HttpResponse Api::list_collections(const HttpRequest& req) {
   auto gen = registry_.current();
   rapidjson::StringBuffer buf;
   json::Writer w(buf);
   w.StartObject();
   json::key(w, "collections");
   w.StartArray();
-  for (auto& c : gen->collections()) write_collection(w, *c);
+  // A key limited to some collections sees only those.
+  for (auto& c : gen->collections())
+    if (req.may_touch(c->name())) write_collection(w, *c);
   w.EndArray();
   w.EndObject();
   return ok_json(buf);
@@ -952,6 +977,7 @@ HttpResponse Api::matrix_search(const HttpRequest& req) {
   auto body = parse_body(req);
   auto gen = registry_.current();
   const std::string collection = collection_field(body);
+  req.require_collection(collection);
   auto coll = require_collection(*gen, collection);
   const size_t k = opt_k(body, 10);
   auto query = opt_string(body, "query");
@@ -981,6 +1007,7 @@ HttpResponse Api::record_playbook(const HttpRequest& req) {
   auto body = parse_body(req);
   Playbook p;
   p.collection = collection_field(body);
+  req.require_collection(p.collection);
   auto query = opt_string(body, "query");
   auto role = opt_string(body, "role");
   auto id = opt_string(body, "id");
@@ -1023,6 +1050,7 @@ HttpResponse Api::record_playbook(const HttpRequest& req) {
 HttpResponse Api::list_playbooks(const HttpRequest& req) {
   auto gen = registry_.current();
   const std::string collection = req.query("collection").value_or(kDefaultCollection);
+  req.require_collection(collection);
   require_collection(*gen, collection);
   auto role = req.query("role");
   auto storage = gen->storage();
@@ -1040,6 +1068,7 @@ HttpResponse Api::list_playbooks(const HttpRequest& req) {
 
 HttpResponse Api::delete_playbook(const HttpRequest& req) {
   const std::string collection = req.query("collection").value_or(kDefaultCollection);
+  req.require_collection(collection);
   std::shared_lock gate(registry_.write_gate());
   auto gen = registry_.current();
   require_collection(*gen, collection);

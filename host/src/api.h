@@ -43,6 +43,8 @@ class Api {
   EmbedCache& embed_cache() { return cache_; }
   // The background prober GET /ready reports from (without one, /ready answers 503).
   void set_readiness(const Readiness* r) { readiness_ = r; }
+  // POST /v1/admin/reload re-reads this key file too.
+  void set_api_keys(ApiKeys* keys) { api_keys_ = keys; }
 
   // Another replica changed key `key` in shared storage ("" = anything may have changed).
   void storage_key_changed(const std::string& key) {
@@ -77,7 +79,7 @@ class Api {
   HttpResponse chat_completions(const HttpRequest&);
   HttpResponse models(const HttpRequest&);
   // Validates a chat request and retrieves its context.
-  std::shared_ptr<ChatCall> prepare_chat(rapidjson::Document& body);
+  std::shared_ptr<ChatCall> prepare_chat(rapidjson::Document& body, const HttpRequest& req);
   // Embeds a query with the collection's embedder (cached) or checks a client vector.
   std::vector<float> query_vector(const CollectionIndex& coll, const std::string* query,
                                   const rapidjson::Value* vector);
@@ -91,6 +93,7 @@ class Api {
   EmbedCache cache_;
   PlaybookStore playbooks_;
   const Readiness* readiness_ = nullptr;
+  ApiKeys* api_keys_ = nullptr;
 };
 
 }  // namespace lakehost

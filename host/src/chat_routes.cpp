@@ -190,7 +190,9 @@ void write_sources(json::Writer& w, const std::vector<std::string>& sources) {
 
 // Shared by both chat routes: the provider (the request's `model` names a chat provider id),
 // the messages, the sampling options, and retrieval when `collection` is given.
-std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body) {
+std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body, const HttpRequest& req) {
+  // A key limited to other collections learns nothing more about this request.
+  if (auto c = opt_string(body, "collection")) req.require_collection(*c);
   auto call = std::make_shared<ChatCall>();
   call->gen = registry_.current();
   auto model = opt_string(body, "model");
@@ -270,7 +272,7 @@ HttpResponse Api::chat(const HttpRequest& req) {
   if (const Value* s = member(body, "stream"); s && s->IsTrue())
     throw unprocessable(
         "/stream: POST /v1/chat answers at once; stream with POST /v1/chat/completions");
-  auto call = prepare_chat(body);
+  auto call = prepare_chat(body, req);
   HttpResponse r;
   r.deferred = [call] {
     ChatResult result = run_chat(*call, nullptr);
@@ -309,7 +311,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
     }
     if (const Value* n = member(body, "n"); n && !(n->IsInt() && n->GetInt() == 1))
       throw unprocessable("/n: only one choice (n = 1) is supported");
-    auto call = prepare_chat(body);
+    auto call = prepare_chat(body, req);
     const std::string id = new_completion_id();
     const int64_t created = unix_now();
 

@@ -21,7 +21,9 @@
 #include <thread>
 
 #include "api_error.h"
+#include "http_head.h"
 #include "json_util.h"
+#include "openai_errors.h"
 
 namespace lakehost {
 using namespace Pistache;
@@ -30,42 +32,26 @@ namespace {
 
 struct Route {
   std::string method;
+  std::string pattern;
   std::vector<std::string> segments;  // "{x}" marks a parameter
+  Access access;
   HttpHandler handler;
   RouteMetrics* metrics;
 };
 
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    out.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+// WWW-Authenticate (RFC 9110 11.6.1): Pistache 0.0.5 writes only typed headers, and has no
+// type for this one.
+class WwwAuthenticate : public Http::Header::Header {
+ public:
+  NAME("WWW-Authenticate")
+  WwwAuthenticate() = default;
+  explicit WwwAuthenticate(std::string v) : value_(std::move(v)) {}
+  void parse(const std::string& data) override { value_ = data; }
+  void write(std::ostream& os) const override { os << value_; }
 
-std::optional<std::string> url_decode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size() || !isxdigit(static_cast<unsigned char>(s[i + 1])) ||
-          !isxdigit(static_cast<unsigned char>(s[i + 2])))
-        return std::nullopt;
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
+ private:
+  std::string value_;
+};
 
 }  // namespace
 
@@ -143,6 +129,7 @@ struct Connection {
   Phase phase = Phase::head;
   std::string head;  // the current request's head so far (bounded by kMaxHead)
   size_t body_left = 0;
+  Credential credential;  // the current request's key, read from its head
   // Responses handed to Pistache's write queue or to a worker and not yet written. A refusal
   // is written straight to the socket only when none is, so responses never overtake others.
   std::atomic<int> pending{0};
@@ -157,6 +144,7 @@ struct HttpServer::Impl {
   RouteMetrics* unmatched;
   std::shared_ptr<Http::Endpoint> endpoint;
   std::unique_ptr<WorkerPool> workers;
+  ApiKeys* keys = nullptr;  // null or disabled: every route is open
 
   Impl(HttpOptions o, Metrics& m)
       : options(std::move(o)), metrics(m), unmatched(m.route("ANY", "unmatched")) {}
@@ -172,7 +160,17 @@ struct HttpServer::Impl {
   HttpResponse dispatch(const std::string& method, const std::string& raw_path,
                         const std::string& body,
                         const std::function<std::optional<std::string>(const std::string&)>& q,
-                        RouteMetrics** metrics_out) const;
+                        RouteMetrics** metrics_out, const Credential& credential) const;
+
+  // The route `method` `segments` would reach (its placeholders not decoded), or null.
+  const Route* find_route(const std::string& method,
+                          const std::vector<std::string>& segments) const;
+  // The 401 or 403 for a request to `r` with `credential`, or nullopt when it may go on (with
+  // `req.key` set to the key that authorised it). `params`: the route's decoded placeholders;
+  // null at head time, when only the key is checked.
+  std::optional<HttpResponse> authorize(const Route& r, const Credential& credential,
+                                        const std::vector<std::string>* params,
+                                        HttpRequest* req) const;
 };
 
 namespace {
@@ -213,92 +211,6 @@ std::shared_ptr<Connection> connection_of(const std::shared_ptr<Tcp::Peer>& peer
     peer->putData(kConnectionData, data);
   }
   return data;
-}
-
-// What a complete head says about the body that follows; `refusal` set when it must not be read.
-struct Framing {
-  size_t content_length = 0;
-  bool expect_continue = false;
-  std::optional<HttpResponse> refusal;
-};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// ASCII case-insensitive equality, without building a lower-cased copy (runs per header line).
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
-Framing read_framing(std::string_view head, size_t max_body) {
-  Framing f;
-  std::optional<std::string> length;
-  bool transfer_encoding = false, chunked = false;
-  size_t pos = head.find("\r\n");
-  while (pos != std::string_view::npos && pos + 2 < head.size()) {
-    const size_t start = pos + 2;
-    size_t end = head.find("\r\n", start);
-    if (end == std::string_view::npos) end = head.size();
-    const std::string_view line = head.substr(start, end - start);
-    pos = end;
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    const std::string_view name = trim(line.substr(0, colon));
-    const std::string_view value = trim(line.substr(colon + 1));
-    if (iequals(name, "content-length")) {
-      // Two different lengths are a request-smuggling attempt; one repeated is harmless.
-      if (length && *length != value) {
-        f.refusal = HttpServer::error(400, "bad_request", "conflicting Content-Length headers");
-        return f;
-      }
-      length = std::string(value);
-    } else if (iequals(name, "transfer-encoding")) {
-      transfer_encoding = true;
-      chunked = chunked || lower(value).find("chunked") != std::string::npos;
-    } else if (iequals(name, "expect")) {
-      f.expect_continue = iequals(value, "100-continue");
-    }
-  }
-  if (transfer_encoding) {
-    // Pistache 0.0.5's chunk decoder trusts each chunk's size (it reserves what a client
-    // announces) and the whole body would have to be read before its size is known: refuse.
-    f.refusal =
-        chunked ? HttpServer::error(411, "length_required",
-                                    "chunked request bodies are not accepted: send the body with "
-                                    "a Content-Length (at most " +
-                                        std::to_string(max_body) + " bytes)")
-                : HttpServer::error(501, "not_implemented",
-                                    "Transfer-Encoding is not supported: send a Content-Length");
-    return f;
-  }
-  if (length) {
-    if (length->empty() || length->size() > 19 ||
-        length->find_first_not_of("0123456789") != std::string::npos) {
-      f.refusal = HttpServer::error(400, "bad_request",
-                                    "malformed Content-Length: " + length->substr(0, 40));
-      return f;
-    }
-    f.content_length = std::stoull(*length);
-    if (f.content_length > max_body) {
-      f.refusal = HttpServer::error(
-          413, "body_too_large",
-          "the request body is " + *length + " bytes; the limit is " + std::to_string(max_body));
-    }
-  }
-  return f;
 }
 
 class PistacheHandler : public Http::Handler {
@@ -347,12 +259,20 @@ class PistacheHandler : public Http::Handler {
         }
         const size_t used = end + 4 - before;  // the bytes of `in` that complete the head
         conn->head.resize(end + 4);            // without what follows (body, next request)
-        Framing framing = read_framing(conn->head, impl_->options.max_body_bytes);
+        RequestHead framing = parse_request_head(conn->head, impl_->options.max_body_bytes);
         conn->head.clear();
+        if (!framing.refusal && framing.content_length > 0 && impl_->keys &&
+            impl_->keys->enabled()) {
+          // A request without a valid key is refused before its body is read: clients without
+          // a key cannot make the host buffer bodies.
+          if (const Route* r = impl_->find_route(framing.method, split_path(framing.path)))
+            framing.refusal = impl_->authorize(*r, framing.credential, nullptr, nullptr);
+        }
         if (framing.refusal) {
           refuse(peer, conn, *parser, *framing.refusal);
           return;
         }
+        conn->credential = std::move(framing.credential);
         if (framing.expect_continue && framing.content_length > 0 && conn->pending == 0) {
           // curl sends "Expect: 100-continue" before a large body and waits a second for this.
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -417,6 +337,7 @@ class PistacheHandler : public Http::Handler {
           "HTTP/1.1 " + std::to_string(r.status) + " " +
           Http::codeString(static_cast<Http::Code>(r.status)) +
           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
+          (r.www_authenticate.empty() ? "" : "\r\nWWW-Authenticate: " + r.www_authenticate) +
           "\r\nConnection: close\r\n\r\n" + r.body;
       ::send(peer->fd(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       close_after_refusal(peer->fd());
@@ -425,6 +346,7 @@ class PistacheHandler : public Http::Handler {
     // Earlier responses of this connection are still queued: this one goes after them.
     Http::ResponseWriter writer(Http::Version::Http11, transport(), this, peer);
     writer.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    if (!r.www_authenticate.empty()) writer.headers().add<WwwAuthenticate>(r.www_authenticate);
     std::weak_ptr<Tcp::Peer> weak = peer;
     auto close = [weak] {
       // Only while the connection lives: once Pistache dropped it, its fd may be another's.
@@ -459,22 +381,112 @@ HttpServer::HttpServer(HttpOptions options, Metrics& metrics)
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::route(const std::string& method, const std::string& pattern, HttpHandler handler) {
-  impl_->routes.push_back(
-      {method, split_path(pattern), std::move(handler), impl_->metrics.route(method, pattern)});
+void HttpServer::route(const std::string& method, const std::string& pattern, Access access,
+                       HttpHandler handler) {
+  impl_->routes.push_back({method, pattern, split_path(pattern), access, std::move(handler),
+                           impl_->metrics.route(method, pattern)});
+}
+
+void HttpServer::set_api_keys(ApiKeys* keys) { impl_->keys = keys; }
+
+void HttpRequest::require_collection(const std::string& collection) const {
+  if (!key || key->may_touch(collection)) return;
+  throw ApiError(
+      403, "forbidden",
+      "API key \"" + key->name + "\" may not touch collection " +
+          (json::is_clean_text(collection) ? "\"" + collection + "\"" : "(unprintable)"));
 }
 
 HttpResponse HttpServer::dispatch(
     const std::string& method, const std::string& raw_path, const std::string& body,
     const std::function<std::optional<std::string>(const std::string&)>& q,
-    RouteMetrics** metrics_out) const {
-  return impl_->dispatch(method, raw_path, body, q, metrics_out);
+    RouteMetrics** metrics_out, const Credential& credential) const {
+  return impl_->dispatch(method, raw_path, body, q, metrics_out, credential);
+}
+
+const Route* HttpServer::Impl::find_route(const std::string& method,
+                                          const std::vector<std::string>& segments) const {
+  for (const auto& r : routes) {
+    if (r.method != method || r.segments.size() != segments.size()) continue;
+    bool match = true;
+    for (size_t i = 0; i < segments.size() && match; ++i)
+      match =
+          (!r.segments[i].empty() && r.segments[i].front() == '{') || r.segments[i] == segments[i];
+    if (match) return &r;
+  }
+  return nullptr;
+}
+
+std::optional<HttpResponse> HttpServer::Impl::authorize(const Route& r,
+                                                        const Credential& credential,
+                                                        const std::vector<std::string>* params,
+                                                        HttpRequest* req) const {
+  if (!keys || !keys->enabled()) return std::nullopt;
+  auto set = keys->current();
+  Scope needed = r.access.scope;
+  if (r.access.metrics) needed = set->metrics_need_admin ? Scope::admin : Scope::none;
+  if (needed == Scope::none) return std::nullopt;
+
+  auto refuse = [&](int status, const char* code, const std::string& message,
+                    std::string challenge) {
+    ApiError e(status, code, message);
+    HttpResponse resp = r.access.openai_errors
+                            ? HttpResponse{status, openai::error_json(e), "application/json"}
+                            : HttpServer::error(status, code, message);
+    resp.www_authenticate = std::move(challenge);
+    return resp;
+  };
+  // RFC 6750 section 3: the challenge names the error when a credential was sent.
+  constexpr const char* kRealm = "Bearer realm=\"lakehost\"";
+  switch (credential.kind) {
+    case Credential::Kind::none:
+      keys->count_refusal(ApiKeys::Refusal::missing);
+      return refuse(
+          401, "unauthorized",
+          r.method + " " + r.pattern +
+              " needs an API key: send \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"",
+          kRealm);
+    case Credential::Kind::malformed:
+      keys->count_refusal(ApiKeys::Refusal::malformed);
+      return refuse(401, "unauthorized", credential.reason,
+                    std::string(kRealm) + ", error=\"invalid_request\"");
+    case Credential::Kind::key:
+      break;
+  }
+  const ApiKey* key = set->find(credential.key);
+  if (!key) {
+    keys->count_refusal(ApiKeys::Refusal::unknown);
+    return refuse(401, "invalid_api_key", "the API key is not valid",
+                  std::string(kRealm) + ", error=\"invalid_token\"");
+  }
+  if (!params) return std::nullopt;  // head time: the key is known, the rest waits for dispatch
+  std::string denied;
+  if (!key->has(needed)) {
+    denied = "API key \"" + key->name + "\" lacks the \"" + scope_name(needed) + "\" scope that " +
+             r.method + " " + r.pattern + " needs";
+  } else if (r.access.global && key->limited()) {
+    denied = "API key \"" + key->name + "\" is limited to collections; " + r.method + " " +
+             r.pattern + " is about the whole host";
+  } else if (r.access.collection_param >= 0 &&
+             static_cast<size_t>(r.access.collection_param) < params->size() &&
+             !key->may_touch((*params)[r.access.collection_param])) {
+    const std::string& c = (*params)[r.access.collection_param];
+    denied = "API key \"" + key->name + "\" may not touch collection " +
+             (json::is_clean_text(c) ? "\"" + c + "\"" : "(unprintable)");
+  }
+  if (!denied.empty()) {
+    keys->count(key->name, ApiKeys::Outcome::forbidden);
+    return refuse(403, "forbidden", denied, "");
+  }
+  req->key = key;
+  req->keys = std::move(set);
+  return std::nullopt;
 }
 
 HttpResponse HttpServer::Impl::dispatch(
     const std::string& method, const std::string& raw_path, const std::string& body,
     const std::function<std::optional<std::string>(const std::string&)>& q,
-    RouteMetrics** metrics_out) const {
+    RouteMetrics** metrics_out, const Credential& credential) const {
   if (metrics_out) *metrics_out = unmatched;
   if (body.size() > options.max_body_bytes) {
     return error(413, "body_too_large",
@@ -503,8 +515,13 @@ HttpResponse HttpServer::Impl::dispatch(
       continue;
     }
     if (metrics_out) *metrics_out = r.metrics;
-    HttpRequest req{method, raw_path, &body, std::move(params), q};
-    return answer(method + " " + raw_path, [&] { return r.handler(req); });
+    HttpRequest req{method, raw_path, &body, std::move(params), q, nullptr, nullptr};
+    if (auto refusal = authorize(r, credential, &req.params, &req)) return *refusal;
+    HttpResponse resp = answer(method + " " + raw_path, [&] { return r.handler(req); });
+    if (req.key)  // a 403 here is a collection named in the body or the query
+      keys->count(req.key->name,
+                  resp.status == 403 ? ApiKeys::Outcome::forbidden : ApiKeys::Outcome::allowed);
+    return resp;
   }
   if (!allowed.empty()) {
     std::string list;
@@ -532,7 +549,9 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
         std::replace(v->begin(), v->end(), '+', ' ');
         return url_decode(*v);
       };
-      return dispatch(method, req.resource(), req.body(), param, &rm);
+      static const Credential kNone;
+      return dispatch(method, req.resource(), req.body(), param, &rm,
+                      conn ? conn->credential : kNone);
     } catch (...) {
       return HttpServer::error(500, "internal", "unexpected error");
     }
@@ -596,6 +615,7 @@ void HttpServer::Impl::send(Http::ResponseWriter& writer, bool client_close,
                                         : Http::Method::Delete);
     writer.headers().add<Http::Header::Allow>(methods);
   }
+  if (!resp.www_authenticate.empty()) writer.headers().add<WwwAuthenticate>(resp.www_authenticate);
   auto peer = writer.getPeer();
   auto mime = Http::Mime::MediaType::fromString(resp.content_type);
   if (conn) ++conn->pending;

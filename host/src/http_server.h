@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api_keys.h"
 #include "metrics.h"
 
 namespace lakehost {
@@ -22,7 +23,30 @@ struct HttpRequest {
   const std::string* body = nullptr;
   std::vector<std::string> params;  // {placeholders} of the route, URL-decoded, in order
   std::function<std::optional<std::string>(const std::string&)> query;
+  // The API key that authorised the request; null when keys are off or the route is open.
+  const ApiKey* key = nullptr;
+  std::shared_ptr<const ApiKeySet> keys;  // keeps `key` alive across a reload of the key file
+
+  // Throws 403 when the request's key is limited to collections other than `collection`; routes
+  // that name their collection in the body or the query call it (the path's is checked before).
+  void require_collection(const std::string& collection) const;
+  // False when the request's key may not touch `collection` (for filtering lists).
+  bool may_touch(const std::string& collection) const { return !key || key->may_touch(collection); }
 };
+
+// Who may call a route when API keys are configured (api_keys.h).
+struct Access {
+  Scope scope = Scope::none;  // the scope a key needs; none: open to every client
+  // The route's {placeholder} (by position) that names the collection it touches, checked
+  // against a key limited to collections before the handler runs.
+  int collection_param = -1;
+  // About no single collection but the whole host (reload, plugins, storage): refused to keys
+  // limited to collections.
+  bool global = false;
+  bool metrics = false;        // GET /metrics: open unless the key file says "metrics": "admin"
+  bool openai_errors = false;  // refusals in OpenAI's error object (openai_errors.h)
+};
+inline Access open_route() { return {}; }
 
 // Sends one chunk of a streamed body at once; false when the client is gone.
 using StreamWrite = std::function<bool(std::string_view chunk)>;
@@ -33,7 +57,8 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
-  std::string allow;  // the Allow header of a 405
+  std::string allow;             // the Allow header of a 405
+  std::string www_authenticate;  // the WWW-Authenticate header of a 401
 
   // Slow work (a call to an upstream server) that must not hold a network thread: when set, the
   // server runs it on its worker pool and sends what it returns. Errors thrown are answered
@@ -68,7 +93,10 @@ class HttpServer {
   ~HttpServer();
 
   // pattern: "/v1/collections/{name}/documents/{id}"; register before start().
-  void route(const std::string& method, const std::string& pattern, HttpHandler handler);
+  void route(const std::string& method, const std::string& pattern, Access access,
+             HttpHandler handler);
+  // Checks keys on every route that is not open; without this (or with keys off) all are open.
+  void set_api_keys(ApiKeys* keys);
 
   void start();  // binds and serves on background threads
   void stop();
@@ -78,7 +106,8 @@ class HttpServer {
   HttpResponse dispatch(const std::string& method, const std::string& raw_path,
                         const std::string& body,
                         const std::function<std::optional<std::string>(const std::string&)>& q,
-                        RouteMetrics** metrics_out = nullptr) const;
+                        RouteMetrics** metrics_out = nullptr,
+                        const Credential& credential = {}) const;
 
   static HttpResponse error(int status, const std::string& code, const std::string& message);
 

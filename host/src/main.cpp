@@ -8,10 +8,14 @@
 #include <iostream>
 #include <thread>
 
+#include <arpa/inet.h>
+
 #include "api.h"
+#include "api_keys.h"
 #include "change_follower.h"
 #include "cpu_kernels.h"
 #include "http_server.h"
+#include "json_util.h"
 #include "manifest_watcher.h"
 #include "metrics.h"
 #include "plugin_loader.h"
@@ -36,12 +40,81 @@ std::vector<fs::path> default_plugin_dirs() {
   return out;
 }
 
+// True for addresses only this machine can reach: 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  std::string h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+// `lakehost keys new`: a fresh random key and the line to add to the key file.
+int new_key(const std::string& name, const std::vector<std::string>& scopes,
+            const std::vector<std::string>& collections) {
+  rapidjson::StringBuffer buf;
+  json::Writer w(buf);
+  w.StartObject();
+  json::key(w, "name");
+  json::put(w, name);
+  const std::string key = generate_api_key();
+  json::key(w, "sha256");
+  json::put(w, to_hex(sha256_of(key)));
+  json::key(w, "scopes");
+  w.StartArray();
+  for (const auto& sc : scopes) json::put(w, sc);
+  w.EndArray();
+  if (!collections.empty()) {
+    json::key(w, "collections");
+    w.StartArray();
+    for (const auto& c : collections) json::put(w, c);
+    w.EndArray();
+  }
+  w.EndObject();
+  // Check the entry as the host will, so a typo is caught here and not at the next reload.
+  std::string error;
+  if (!ApiKeySet::parse(std::string("{\"keys\": [") + buf.GetString() + "]}", error)) {
+    std::cerr << "lakehost keys new: " << error << "\n";
+    return 2;
+  }
+  std::cout << "key (give it to the client; it is not stored anywhere): " << key << "\n"
+            << "entry for the \"keys\" array of the API key file:\n"
+            << buf.GetString() << "\n";
+  return 0;
+}
+
+// `lakehost keys check FILE`: what the host would make of a key file, without starting.
+int check_keys(const std::string& file) {
+  try {
+    ApiKeys keys{fs::path(file)};
+    auto set = keys.current();
+    for (const auto& k : set->keys) {
+      std::string scopes, colls;
+      for (Scope sc : {Scope::read, Scope::write, Scope::admin})
+        if (k.has(sc)) scopes += (scopes.empty() ? "" : ",") + std::string(scope_name(sc));
+      for (const auto& c : k.collections) colls += (colls.empty() ? "" : ",") + c;
+      std::cout << k.name << ": " << scopes
+                << (colls.empty() ? " on every collection" : " on " + colls) << "\n";
+    }
+    std::cout << set->keys.size() << " keys; /metrics "
+              << (set->metrics_need_admin ? "needs admin" : "is open") << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "lakehost keys check: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int serve(const std::string& listen, const fs::path& manifests, const fs::path& data,
           std::vector<fs::path> plugin_dirs, HttpOptions http, bool watch, const std::string& demo,
           const std::string& demo_collection, const std::string& port_file,
-          size_t embed_cache_entries, ProbeOptions probe) {
+          size_t embed_cache_entries, ProbeOptions probe, const std::string& api_keys_file,
+          bool insecure_no_auth) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "lakehost: --listen must be HOST:PORT, got \"" << listen << "\"\n";
@@ -49,6 +122,33 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   }
   http.host = listen.substr(0, colon);
   http.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
+
+  // Without keys anyone who reaches the port may do anything: only this machine may reach it,
+  // unless the operator says otherwise in so many words.
+  std::unique_ptr<ApiKeys> keys;
+  try {
+    keys = api_keys_file.empty() ? std::make_unique<ApiKeys>()
+                                 : std::make_unique<ApiKeys>(fs::path(api_keys_file));
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+  if (keys->enabled()) {
+    spdlog::info("API keys: {} loaded from {}", keys->current()->keys.size(), api_keys_file);
+  } else if (!is_loopback(http.host)) {
+    if (!insecure_no_auth) {
+      spdlog::critical(
+          "refusing to listen on {} without API keys: anyone who can reach it could read, change "
+          "and delete everything. Give --api-keys FILE (see `lakehost keys new`), listen on "
+          "127.0.0.1, or pass --insecure-no-auth if a proxy in front authenticates",
+          http.host);
+      return 2;
+    }
+    spdlog::warn(
+        "listening on {} WITHOUT authentication (--insecure-no-auth): every client that reaches "
+        "this address can read, change and delete everything",
+        http.host);
+  }
 
   // Signals are handled by one thread with sigwait; block them before any thread starts.
   sigset_t signals;
@@ -91,6 +191,8 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
         "\"} 1\n";
   });
   Api api(registry, metrics, embed_cache_entries);
+  api.set_api_keys(keys.get());
+  metrics.add_collector([&](std::string& out) { keys->render_metrics(out); });
   if (!demo.empty()) {
     try {
       size_t n = api.seed_collection(demo_collection, demo);
@@ -113,6 +215,7 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   readiness.start();
   HttpServer server(http, metrics);
   api.install(server);
+  server.set_api_keys(keys.get());
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -135,6 +238,7 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
+      keys->reload();  // a broken file keeps the keys in force (and is logged)
       registry.reload("SIGHUP");
       continue;
     }
@@ -164,6 +268,8 @@ int main(int argc, char** argv) {
   bool no_watch = false;
   size_t embed_cache_entries = 10000;
   int64_t probe_interval_ms = 5000, probe_timeout_ms = 2000;
+  std::string api_keys_file;
+  bool insecure_no_auth = false;
   cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->envname("LAKEHOST_LISTEN")
       ->capture_default_str();
@@ -214,6 +320,14 @@ int main(int argc, char** argv) {
       ->envname("LAKEHOST_PROBE_TIMEOUT_MS")
       ->check(CLI::Range(int64_t{10}, int64_t{600000}))
       ->capture_default_str();
+  cmd->add_option("--api-keys", api_keys_file,
+                  "JSON file of API keys (names, SHA-256 digests, scopes, collections); re-read "
+                  "on reload and SIGHUP. Without it every route is open and only loopback "
+                  "addresses may be listened on")
+      ->envname("LAKEHOST_API_KEYS");
+  cmd->add_flag("--insecure-no-auth", insecure_no_auth,
+                "Allow listening beyond loopback without API keys (when a proxy in front "
+                "authenticates)");
   cmd->add_flag("--no-watch", no_watch, "Do not reload when the manifests directory changes");
   cmd->add_option("--demo", demo, "JSON-lines corpus to load when the demo collection is empty")
       ->envname("LAKEHOST_DEMO");
@@ -224,7 +338,28 @@ int main(int argc, char** argv) {
       ->envname("LAKEHOST_LOG_LEVEL")
       ->capture_default_str();
 
+  auto* keys_cmd = app.add_subcommand("keys", "Make and check API keys");
+  keys_cmd->require_subcommand(1);
+  auto* keys_new =
+      keys_cmd->add_subcommand("new", "Print a new random key and its entry for the API key file");
+  std::string key_name;
+  std::vector<std::string> key_scopes, key_collections;
+  keys_new->add_option("--name", key_name, "The key's name (in logs and /metrics)")->required();
+  keys_new->add_option("--scopes", key_scopes, "read, write, admin (comma-separated)")
+      ->check(CLI::IsMember({"read", "write", "admin"}))
+      ->required()
+      ->delimiter(',');
+  keys_new
+      ->add_option("--collections", key_collections,
+                   "Limit the key to these collections (comma-separated; default: all)")
+      ->delimiter(',');
+  auto* keys_check = keys_cmd->add_subcommand("check", "Validate an API key file and list it");
+  std::string check_file;
+  keys_check->add_option("FILE", check_file, "The key file")->required();
+
   CLI11_PARSE(app, argc, argv);
+  if (*keys_new) return new_key(key_name, key_scopes, key_collections);
+  if (*keys_check) return check_keys(check_file);
   spdlog::set_level(spdlog::level::from_str(log_level));
   http.max_body_bytes = max_body;
   http.header_timeout = std::chrono::milliseconds(header_ms);
@@ -235,5 +370,5 @@ int main(int argc, char** argv) {
   probe.interval = std::chrono::milliseconds(probe_interval_ms);
   probe.timeout = std::chrono::milliseconds(probe_timeout_ms);
   return serve(listen, manifests, data, dirs, http, !no_watch, demo, demo_collection, port_file,
-               embed_cache_entries, probe);
+               embed_cache_entries, probe, api_keys_file, insecure_no_auth);
 }

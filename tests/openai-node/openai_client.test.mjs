@@ -242,4 +242,46 @@ for (const { name, load, skip } of clients) {
       });
     });
   });
+
+  // A host with API keys: the client's apiKey goes out as "Authorization: Bearer KEY".
+  const keyed = process.env.LAKEHOST_KEYED_URL;
+  describe(`${name} with API keys`, { skip: skip || (!keyed && 'no LAKEHOST_KEYED_URL') }, () => {
+    let OpenAI;
+    const make = (apiKey) => new OpenAI({ apiKey, baseURL: `${keyed}/v1`, maxRetries: 0, timeout: 20000 });
+
+    it('loads', async () => {
+      OpenAI = await load();
+    });
+
+    it('works with a key that has the read scope', { timeout: 30000 }, async () => {
+      const client = make(process.env.LAKEHOST_READ_KEY);
+      const models = [];
+      for await (const m of client.models.list()) models.push(m);
+      assert.ok(models.some((m) => m.id === EMBEDDER), JSON.stringify(models));
+      const r = await client.embeddings.create({ model: EMBEDDER, input: TEXTS });
+      assertUnitVectors(r.data, 'keyed');
+      const chat = await client.chat.completions.create({ model: CHAT, messages: [{ role: 'user', content: 'hello' }] });
+      assert.equal(chat.choices[0].message.role, 'assistant');
+    });
+
+    it('an unknown key is an AuthenticationError (401), for every route the client calls', async () => {
+      const client = make('lh_not_a_key');
+      await rejectsWith(client.embeddings.create({ model: EMBEDDER, input: 'x' }),
+        OpenAI.AuthenticationError, 401, { code: 'invalid_api_key' });
+      await rejectsWith(client.models.list(), OpenAI.AuthenticationError, 401, { code: 'invalid_api_key' });
+      await rejectsWith(client.chat.completions.create({ model: CHAT, messages: [{ role: 'user', content: 'x' }] }),
+        OpenAI.AuthenticationError, 401, { code: 'invalid_api_key' });
+      await rejectsWith(client.chat.completions.create({ model: CHAT, stream: true, messages: [{ role: 'user', content: 'x' }] }),
+        OpenAI.AuthenticationError, 401, { code: 'invalid_api_key' });
+    });
+
+    it('no key at all is a 401 with WWW-Authenticate; a key without the read scope is a PermissionDeniedError (403)', async () => {
+      const r = await fetch(`${keyed}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: EMBEDDER, input: 'x' }) });
+      assert.equal(r.status, 401);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="lakehost"');
+      assert.equal((await r.json()).error.code, 'unauthorized');
+      await rejectsWith(make(process.env.LAKEHOST_WRITE_KEY).embeddings.create({ model: EMBEDDER, input: 'x' }),
+        OpenAI.PermissionDeniedError, 403, { code: 'forbidden', message: /"read" scope/ });
+    });
+  });
 }

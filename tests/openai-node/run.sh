@@ -80,8 +80,33 @@ EOF
 host_pid=$!
 wait_port "$tmp/port" "$host_pid" "lakehost"
 
+# A second host with API keys made by `lakehost keys new`: a read key (the client's apiKey) and
+# a write-only one (refused with 403 on the read routes).
+new_key() {  # NAME SCOPES -> sets key and entry
+  local out
+  out="$("$lakehost" keys new --name "$1" --scopes "$2")" || fail "lakehost keys new failed"
+  key="$(printf '%s\n' "$out" | sed -n 's/^key .*: \(lh_[0-9a-f]*\)$/\1/p')"
+  entry="$(printf '%s\n' "$out" | tail -n 1)"
+  [ -n "$key" ] || fail "no key in: $out"
+}
+new_key node-reader read
+read_key="$key" read_entry="$entry"
+new_key node-writer write
+write_key="$key"
+printf '{"keys": [%s, %s]}\n' "$read_entry" "$entry" >"$tmp/keys.json"
+"$lakehost" serve --listen 127.0.0.1:0 --port-file "$tmp/keyed.port" --no-watch \
+  --manifests "$tmp/manifests" --data "$tmp/keyed-data" --plugin-dir "$plugins" \
+  --api-keys "$tmp/keys.json" --log-level warn >"$tmp/keyed.log" 2>&1 &
+keyed_pid=$!
+wait_port "$tmp/keyed.port" "$keyed_pid" "lakehost with API keys"
+
 # (c) The client's tests.
 cd "$work"
+status=0
 LAKEHOST_URL="http://127.0.0.1:$(cat "$tmp/port")" LAKEHOST_UPSTREAM_URL="$upstream" \
-  timeout 300 node --test openai_client.test.mjs ||
-  fail "node --test failed"
+  LAKEHOST_KEYED_URL="http://127.0.0.1:$(cat "$tmp/keyed.port")" \
+  LAKEHOST_READ_KEY="$read_key" LAKEHOST_WRITE_KEY="$write_key" \
+  timeout 300 node --test openai_client.test.mjs || status=$?
+kill -TERM "$keyed_pid" 2>/dev/null || true
+wait "$keyed_pid" 2>/dev/null || true
+[ "$status" = 0 ] || fail "node --test failed"

@@ -69,8 +69,8 @@ void HostProcess::start() {
   std::string port_file = options_.data_dir + "/port";
   fs::remove(port_file);
   std::vector<std::string> args = {
-      LAKEHOST_BINARY,        "serve",  "--listen",        "127.0.0.1:0", "--manifests",
-      options_.manifests_dir, "--data", options_.data_dir, "--port-file", port_file};
+      LAKEHOST_BINARY,        "serve",  "--listen",        options_.listen, "--manifests",
+      options_.manifests_dir, "--data", options_.data_dir, "--port-file",   port_file};
   for (const auto& d : options_.plugin_dirs) {
     args.push_back("--plugin-dir");
     args.push_back(d);
@@ -115,6 +115,10 @@ void HostProcess::start() {
   }
   kill9();
   throw std::runtime_error("lakehost did not start listening within 60 s:\n" + log());
+}
+
+void HostProcess::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
 }
 
 void HostProcess::stop() {

@@ -12,6 +12,7 @@ struct HostOptions {
   std::string data_dir;                  // default: a fresh temporary directory
   std::vector<std::string> plugin_dirs;  // default: the build's plugin directory
   std::vector<std::string> extra_args;
+  std::string listen = "127.0.0.1:0";      // --listen (tests connect to 127.0.0.1 whatever it is)
   std::map<std::string, std::string> env;  // set in the host's environment (e.g. LAKEHOST_SIMD)
   bool demo = false;                       // load data/demo/workers.jsonl
   bool watch = false;
@@ -31,6 +32,7 @@ class HostProcess {
   void kill9();  // SIGKILL and wait
   void start();  // (re)start with the same directories
   bool running() const { return pid_ > 0; }
+  void signal(int sig);     // e.g. SIGHUP: reload
   std::string log() const;  // what the host wrote to stdout/stderr
 
  private:

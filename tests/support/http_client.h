@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace lakehost::test {
 
@@ -32,10 +33,13 @@ class HttpClient {
   }
   HttpResult del(const std::string& url) { return request("DELETE", url); }
   long connections_opened() const { return connects_; }
+  // Header lines ("Name: value") sent with every following request (e.g. an API key).
+  void set_headers(std::vector<std::string> lines) { headers_ = std::move(lines); }
 
  private:
   void* curl_;
   long connects_ = 0;
+  std::vector<std::string> headers_;
 };
 
 }  // namespace lakehost::test
