@@ -483,6 +483,15 @@ std::optional<HttpResponse> HttpServer::Impl::authorize(const Route& r,
   return std::nullopt;
 }
 
+namespace {
+// The method or path of a request as shown in an error message: the JSON envelope must stay
+// valid UTF-8, and a request line may carry any bytes (the route fuzzer's "GET /\xe0..." got
+// a 404 whose body was not JSON).
+std::string shown(const std::string& s) {
+  return json::is_clean_text(s) ? s : std::string("(bytes that are not UTF-8 text)");
+}
+}  // namespace
+
 HttpResponse HttpServer::Impl::dispatch(
     const std::string& method, const std::string& raw_path, const std::string& body,
     const std::function<std::optional<std::string>(const std::string&)>& q,
@@ -527,11 +536,11 @@ HttpResponse HttpServer::Impl::dispatch(
     std::string list;
     for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
     auto r = error(405, "method_not_allowed",
-                   method + " is not allowed on " + raw_path + "; allowed: " + list);
+                   shown(method) + " is not allowed on " + shown(raw_path) + "; allowed: " + list);
     r.allow = list;
     return r;
   }
-  return error(404, "route_not_found", "no route " + method + " " + raw_path);
+  return error(404, "route_not_found", "no route " + shown(method) + " " + shown(raw_path));
 }
 
 void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter writer,

@@ -150,10 +150,12 @@ struct Fixture {
     for (const auto& [key, value] : storage.kv_list("")) storage.kv_delete(key);
     api->storage_key_changed("");
     const auto colls = gen->collections();
-    if (colls.size() == 1 && colls[0]->name() == "workers" && colls[0]->revision() == workers_revision)
+    if (colls.size() == 1 && colls[0]->name() == "workers" &&
+        colls[0]->revision() == workers_revision)
       return;
     const auto none = [](const std::string&) { return std::optional<std::string>(); };
-    for (const auto& c : colls) server->dispatch("DELETE", "/v1/collections/" + c->name(), "", none);
+    for (const auto& c : colls)
+      server->dispatch("DELETE", "/v1/collections/" + c->name(), "", none);
     api->seed_collection("workers", demo);
     workers_revision = registry->current()->collection("workers")->revision();
   }
