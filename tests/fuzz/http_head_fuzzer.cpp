@@ -82,12 +82,6 @@ struct Fixture {
   }
 };
 
-// What the server answers for an exception of Pistache's parser (onInput's catch blocks).
-HttpResponse pistache_refusal(int code, const std::string& why) {
-  return HttpServer::error(code, code == 413 ? "body_too_large" : "bad_request",
-                           "malformed HTTP request: " + why);
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -139,10 +133,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_json(r);
       parser.reset();
     } catch (const Http::HttpError& e) {
-      check_json(pistache_refusal(e.code(), e.reason()));
+      check_json(malformed_request(e.code(), e.reason()));
       return 0;
     } catch (const std::exception& e) {
-      check_json(pistache_refusal(400, e.what()));
+      check_json(malformed_request(400, e.what()));
       return 0;
     }
   }
