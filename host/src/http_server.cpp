@@ -365,7 +365,7 @@ HttpResponse HttpServer::error(int status, const std::string& code, const std::s
   json::key(w, "code");
   json::put(w, code);
   json::key(w, "message");
-  json::put(w, message);
+  json::put(w, json::valid_utf8(message));  // messages quote client bytes; JSON is UTF-8
   w.EndObject();
   w.EndObject();
   return {status, buf.GetString(), "application/json"};
@@ -478,15 +478,6 @@ std::optional<HttpResponse> HttpServer::Impl::authorize(const Route& r,
   return std::nullopt;
 }
 
-namespace {
-// The method or path of a request as shown in an error message: the JSON envelope must stay
-// valid UTF-8, and a request line may carry any bytes (the route fuzzer's "GET /\xe0..." got
-// a 404 whose body was not JSON).
-std::string shown(const std::string& s) {
-  return json::is_clean_text(s) ? s : std::string("(bytes that are not UTF-8 text)");
-}
-}  // namespace
-
 HttpResponse HttpServer::Impl::dispatch(
     const std::string& method, const std::string& raw_path, const std::string& body,
     const std::function<std::optional<std::string>(const std::string&)>& q,
@@ -531,11 +522,11 @@ HttpResponse HttpServer::Impl::dispatch(
     std::string list;
     for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
     auto r = error(405, "method_not_allowed",
-                   shown(method) + " is not allowed on " + shown(raw_path) + "; allowed: " + list);
+                   method + " is not allowed on " + raw_path + "; allowed: " + list);
     r.allow = list;
     return r;
   }
-  return error(404, "route_not_found", "no route " + shown(method) + " " + shown(raw_path));
+  return error(404, "route_not_found", "no route " + method + " " + raw_path);
 }
 
 void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter writer,

@@ -1,5 +1,5 @@
-// json_util: json::Schema refuses the "$ref" shapes RapidJSON 1.1's schema reader cannot survive (found
-// by tests/fuzz/plugin_descriptor_fuzzer.cpp; each input is also in its corpus), and keeps
+// json_util: json::Schema refuses the "$ref" shapes RapidJSON 1.1's schema reader cannot survive
+// (found by tests/fuzz/plugin_descriptor_fuzzer.cpp; each input is also in its corpus), and keeps
 // accepting recursive schemas that are fine.
 #include <gtest/gtest.h>
 
@@ -55,4 +55,16 @@ TEST(JsonCleanText, TruncatedSequenceAtTheEnd) {
     delete[] heap;
   }
   EXPECT_TRUE(lakehost::json::is_clean_text("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+}
+
+// Error messages quote client bytes: valid_utf8 keeps valid sequences and replaces each byte
+// that does not start one, so the envelope stays JSON.
+TEST(JsonValidUtf8, ReplacesOnlyInvalidBytes) {
+  using lakehost::json::valid_utf8;
+  EXPECT_EQ(valid_utf8("caf\xc3\xa9 \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_EQ(valid_utf8("c\xff\xfe_"), "c??_");
+  EXPECT_EQ(valid_utf8("\xe0\x80\x80"), "???");      // overlong
+  EXPECT_EQ(valid_utf8("\xed\xa0\x80"), "???");      // surrogate
+  EXPECT_EQ(valid_utf8("ab\xf0\x9f\x98"), "ab???");  // truncated at the end
+  EXPECT_TRUE(lakehost::json::is_clean_text(valid_utf8("\xc3\x28\xa0\xa1\xf8")));
 }
