@@ -193,10 +193,22 @@ bool writes(const std::string& method, const std::string& path) {
          path.find("/playbooks") != std::string::npos || path.find("/reload") != std::string::npos;
 }
 
+Fixture& fixture() {
+  static Fixture f;
+  return f;
+}
+
 }  // namespace
 
+// Loads the plugins before libFuzzer counts the instrumented modules, so their coverage
+// counters are registered from the start (the replay main calls only the function below).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  fixture();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Fixture f;
+  Fixture& f = fixture();
   fuzz::Input in(data, size);
   if (in.empty()) return 0;
   std::string method, path;
