@@ -68,3 +68,20 @@ TEST(JsonValidUtf8, ReplacesOnlyInvalidBytes) {
   EXPECT_EQ(valid_utf8("ab\xf0\x9f\x98"), "ab???");  // truncated at the end
   EXPECT_TRUE(lakehost::json::is_clean_text(valid_utf8("\xc3\x28\xa0\xa1\xf8")));
 }
+
+// RapidJSON 1.1's regex compiler reads before its stack on an empty alternative or group, so a
+// schema with one is refused; ordinary patterns still work.
+TEST(JsonSchema, RefusesPatternsWithAnEmptyAlternative) {
+  for (const char* re : {"a||b", "(|a)", "a|", "|a", "()", "$Zp?(||:^^"}) {
+    const std::string schema = std::string(R"({"type": "string", "pattern": ")") + re + "\"}";
+    EXPECT_NE(refusal(schema).find("empty alternative"), std::string::npos) << re;
+  }
+  EXPECT_NE(refusal(R"({"patternProperties": {"a(|b)": {}}})").find("empty alternative"),
+            std::string::npos);
+  Schema s(R"({"type": "string", "pattern": "^(FULL|NORMAL)$|^[|(]x$"})");
+  rapidjson::Document ok, bad;
+  ok.Parse(R"("NORMAL")");
+  bad.Parse(R"("OFF")");
+  EXPECT_FALSE(lakehost::json::validate(s, ok));
+  EXPECT_TRUE(lakehost::json::validate(s, bad));
+}
