@@ -85,3 +85,11 @@ TEST(JsonSchema, RefusesPatternsWithAnEmptyAlternative) {
   EXPECT_FALSE(lakehost::json::validate(s, ok));
   EXPECT_TRUE(lakehost::json::validate(s, bad));
 }
+
+// A lone low-surrogate escape would decode to bytes that are not UTF-8: refused; a pair is fine.
+TEST(JsonParse, RefusesALoneLowSurrogateEscape) {
+  rapidjson::Document d;
+  EXPECT_TRUE(lakehost::json::parse(R"({"a": "x\udc00y"})", d));
+  EXPECT_TRUE(lakehost::json::parse(R"(["\ud800\\udc00"])", d));
+  EXPECT_FALSE(lakehost::json::parse(R"({"a": "\ud83d\ude00", "b": "\\udc00 is text"})", d));
+}
