@@ -5,6 +5,7 @@
 #include <rapidjson/schema.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
@@ -205,9 +206,12 @@ std::string quote_ref(const std::string& ref) {
 }
 
 // True if regular expression `re` has an empty alternative or group ("a||b", "(|a)", "a|",
-// "()"): RapidJSON 1.1's regex compiler then pops operands that are not there and reads before
-// its stack (heap-buffer-overflow under ASan; found by the descriptor fuzzer with a plugin
-// schema's "pattern"). Character classes and escapes are skipped.
+// "()"), or a repetition count above kMaxRegexRepeat: RapidJSON 1.1's regex compiler then pops
+// operands that are not there and reads before its stack (heap-buffer-overflow under ASan; found by
+// the descriptor fuzzer with a plugin schema's "pattern"). Character classes and escapes are
+// skipped.
+constexpr unsigned long kMaxRegexRepeat = 1000;
+
 bool empty_alternative(std::string_view re) {
   bool start = true;  // at the start of the pattern, of a group or of an alternative
   for (size_t i = 0; i < re.size(); ++i) {
@@ -217,6 +221,16 @@ bool empty_alternative(std::string_view re) {
     } else if (c == '[') {
       while (i + 1 < re.size() && re[i + 1] != ']') i += re[i + 1] == '\\' ? 2 : 1;
       ++i;
+    } else if (c == '{') {
+      // RapidJSON 1.1 expands a counted repetition by copying its operand that many times:
+      // "x{323372036855}" ran for ever (a timeout of the descriptor fuzzer). Bound the counts.
+      unsigned long count = 0;
+      for (size_t j = i + 1;
+           j < re.size() && (std::isdigit(static_cast<unsigned char>(re[j])) || re[j] == ',');
+           ++j) {
+        count = re[j] == ',' ? 0 : std::min(count * 10 + (re[j] - '0'), 1000000ul);
+        if (count > kMaxRegexRepeat) return true;
+      }
     } else if ((c == '|' || c == ')') && start) {
       return true;
     } else if (c == '|' && i + 1 == re.size()) {
@@ -249,12 +263,12 @@ std::optional<std::string> ref_problem(const rapidjson::Value& v, const rapidjso
       if (name == "pattern" && it->value.IsString() &&
           empty_alternative({it->value.GetString(), it->value.GetStringLength()}))
         return "\"pattern\": " + quote_ref(it->value.GetString()) +
-               " has an empty alternative or group";
+               " has an empty alternative or group, or a repetition count above 1000";
       if (name == "patternProperties" && it->value.IsObject())
         for (auto p = it->value.MemberBegin(); p != it->value.MemberEnd(); ++p)
           if (empty_alternative({p->name.GetString(), p->name.GetStringLength()}))
             return "\"patternProperties\": " + quote_ref(p->name.GetString()) +
-                   " has an empty alternative or group";
+                   " has an empty alternative or group, or a repetition count above 1000";
       if (auto problem = ref_problem(it->value, root)) return problem;
     }
   } else if (v.IsArray()) {
