@@ -18,6 +18,13 @@ packages=(
   postgresql-15 libpq-dev
 )
 
+# `install-deps.sh --fuzz` adds what scripts/fuzz.sh needs: clang, libFuzzer's runtime (with
+# the sanitizers' runtimes) and llvm-symbolizer for readable reports. The default install (CI,
+# gcc) stays without them.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev llvm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

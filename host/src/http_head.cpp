@@ -42,6 +42,18 @@ void read_request_line(std::string_view line, RequestHead& h) {
 
 }  // namespace
 
+std::string printable(std::string_view text, size_t max_bytes) {
+  std::string out(text.substr(0, max_bytes));
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  return out;
+}
+
+HttpResponse malformed_request(int status, std::string_view why) {
+  return HttpServer::error(status, status == 413 ? "body_too_large" : "bad_request",
+                           "malformed HTTP request: " + printable(why, 200));
+}
+
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
   size_t i = 0;
@@ -135,7 +147,7 @@ RequestHead parse_request_head(std::string_view head, size_t max_body) {
     if (length->empty() || length->size() > 19 ||
         length->find_first_not_of("0123456789") != std::string::npos) {
       f.refusal = HttpServer::error(400, "bad_request",
-                                    "malformed Content-Length: " + length->substr(0, 40));
+                                    "malformed Content-Length: " + printable(*length, 40));
       return f;
     }
     f.content_length = std::stoull(*length);

@@ -27,6 +27,15 @@ struct RequestHead {
 // `head`: everything up to and including the blank line that ends the headers.
 RequestHead parse_request_head(std::string_view head, size_t max_body);
 
+// At most `max_bytes` of `text` with every byte that is not printable ASCII shown as '?', for an
+// error message: the JSON envelope must stay valid UTF-8, and a request line or header may
+// carry any bytes (a Content-Length of bytes >= 0x80, or a header Pistache's parser quoted in
+// its exception, made a 400 whose body was not JSON; found by the http_head fuzzer).
+std::string printable(std::string_view text, size_t max_bytes);
+
+// The answer to a request Pistache's parser refused with `why` (its exception's text).
+HttpResponse malformed_request(int status, std::string_view why);
+
 // Splits a path into its segments ("/a//b/" -> {"a", "b"}).
 std::vector<std::string> split_path(std::string_view path);
 // Decodes %XX escapes; nullopt when an escape is malformed.

@@ -284,16 +284,11 @@ class PistacheHandler : public Http::Handler {
         in.remove_prefix(used);
       }
     } catch (const Http::HttpError& e) {
-      const int code = e.code();
-      refuse(peer, conn, *parser,
-             HttpServer::error(code, code == 413 ? "body_too_large" : "bad_request",
-                               std::string("malformed HTTP request: ") + e.reason()));
+      refuse(peer, conn, *parser, malformed_request(e.code(), e.reason()));
     } catch (const std::exception& e) {
       // Pistache's parser throws std:: exceptions too: the request is malformed. Errors of our
       // own handlers never get here (handle() answers them).
-      refuse(peer, conn, *parser,
-             HttpServer::error(400, "bad_request",
-                               std::string("malformed HTTP request: ") + e.what()));
+      refuse(peer, conn, *parser, malformed_request(400, e.what()));
     }
   }
 
@@ -370,7 +365,7 @@ HttpResponse HttpServer::error(int status, const std::string& code, const std::s
   json::key(w, "code");
   json::put(w, code);
   json::key(w, "message");
-  json::put(w, message);
+  json::put(w, json::valid_utf8(message));  // messages quote client bytes; JSON is UTF-8
   w.EndObject();
   w.EndObject();
   return {status, buf.GetString(), "application/json"};

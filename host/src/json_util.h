@@ -34,6 +34,11 @@ std::string to_string(const rapidjson::Value& v);
 // (PostgreSQL's text type refuses the rest), and what may be echoed inside a JSON message.
 bool is_clean_text(std::string_view s);
 
+// `s` with every byte that does not start a valid UTF-8 sequence replaced by '?': for error
+// messages, which quote what a client sent (a path parameter is percent-decoded to any bytes)
+// and must stay valid JSON. Found by the route fuzzer ("collection name \"c\xff...\"").
+std::string valid_utf8(std::string_view s);
+
 inline void put(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }

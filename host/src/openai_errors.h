@@ -50,12 +50,12 @@ inline const char* type_of(int status) {
 inline void write_error_object(json::Writer& w, const ApiError& e) {
   w.StartObject();
   json::key(w, "message");
-  json::put(w, e.what());
+  json::put(w, json::valid_utf8(e.what()));  // messages quote client bytes; JSON is UTF-8
   json::key(w, "type");
   json::put(w, type_of(e.status()));
   json::key(w, "param");
   if (auto p = param_of(e.what()))
-    json::put(w, *p);
+    json::put(w, json::valid_utf8(*p));
   else
     w.Null();
   json::key(w, "code");

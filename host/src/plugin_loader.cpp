@@ -21,8 +21,6 @@
 namespace lakehost {
 namespace fs = std::filesystem;
 
-namespace {}  // namespace
-
 std::string sha256_hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -212,6 +210,77 @@ std::pair<fs::path, fs::path> PluginLoader::resolve(const Manifest& m) const {
   throw LoadError(where + ": no such file in the plugin directories (" + dirs + ")");
 }
 
+std::string check_descriptor(const lh_plugin_descriptor* d) {
+  const std::string host_abi = std::to_string(LH_ABI_MAJOR) + "." + std::to_string(LH_ABI_MINOR);
+  if (!d || d->struct_size < offsetof(lh_plugin_descriptor, kind))
+    return ": returned no valid descriptor";
+  const std::string plugin_abi = std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
+  if (d->abi_major != LH_ABI_MAJOR) {
+    return " was built for plugin ABI " + plugin_abi + " but this host speaks " + host_abi +
+           " (the major versions must be equal; rebuild the plugin against this host's SDK)";
+  }
+  if (d->abi_minor > LH_ABI_MINOR)
+    return " was built for plugin ABI " + plugin_abi + ", newer than this host's " + host_abi +
+           "; upgrade the host";
+  if (d->struct_size < offsetof(lh_plugin_descriptor, table) + sizeof(void*))
+    return ": descriptor is truncated (struct_size " + std::to_string(d->struct_size) + ")";
+  if (!d->name || !d->version || !d->create || !d->destroy || !d->table)
+    return ": descriptor lacks a name, version, create, destroy or table";
+  // The strings are echoed in /v1/plugins (JSON), logs and error messages: they must be text.
+  const std::pair<const char*, const char*> strings[] = {{"name", d->name},
+                                                         {"version", d->version},
+                                                         {"description", d->description},
+                                                         {"build_info", d->build_info}};
+  for (const auto& [field, text] : strings) {
+    if (!text) continue;  // description and build_info are optional
+    const size_t len = ::strnlen(text, kMaxDescriptorString + 1);
+    if (len > kMaxDescriptorString)
+      return std::string(": descriptor ") + field + " is longer than " +
+             std::to_string(kMaxDescriptorString) + " bytes";
+    if (!json::is_clean_text({text, len}))
+      return std::string(": descriptor ") + field + " is not UTF-8 text";
+  }
+  if (!*d->name || !*d->version) return ": descriptor has an empty name or version";
+  auto table_size = *static_cast<const uint32_t*>(d->table);
+  // What ABI 1.0 requires of each table: up to and including its last 1.0 function. Fields a
+  // later minor appends are optional, read only when the plugin's struct_size covers them.
+  size_t needed = 0;
+  switch (d->kind) {
+    case LH_KIND_EMBED_PROVIDER:
+      needed = LH_TABLE_THROUGH(lh_embed_provider_v1, embed);
+      break;
+    case LH_KIND_VECTOR_BACKEND:
+      needed = LH_TABLE_THROUGH(lh_vector_backend_v1, index_size);
+      break;
+    case LH_KIND_RETRIEVAL_SCORER:
+      needed = LH_TABLE_THROUGH(lh_retrieval_scorer_v1, score);
+      break;
+    case LH_KIND_CHAT_PROVIDER:
+      needed = LH_TABLE_THROUGH(lh_chat_provider_v1, chat);
+      break;
+    case LH_KIND_STORAGE_BACKEND:
+      needed = LH_TABLE_THROUGH(lh_storage_backend_v1, kv_list);
+      break;
+    default:
+      return ": unknown plugin kind " + std::to_string(d->kind);
+  }
+  if (table_size < needed)
+    return ": function table is truncated (" + std::to_string(table_size) + " < " +
+           std::to_string(needed) + " bytes)";
+  // Every 1.0 slot of every table is a function the host calls unconditionally: a NULL one
+  // would crash the host on the first request instead of being refused here. (Each table is
+  // struct_size followed by function pointers only.)
+  const auto* table = static_cast<const unsigned char*>(d->table);
+  for (size_t at = sizeof(void*); at < needed; at += sizeof(void*)) {
+    void* fn = nullptr;
+    std::memcpy(&fn, table + at, sizeof fn);
+    if (!fn)
+      return ": function table has no function at byte " + std::to_string(at) +
+             " (every ABI 1.0 function is required)";
+  }
+  return "";
+}
+
 std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
   const auto [path, plugin_dir] = resolve(m);
   const std::string where = m.file.string() + ": library " + path.string();
@@ -276,51 +345,7 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
   // the only plugin code run before the version check.
   auto& entry = so.get_alias<const lh_plugin_descriptor*()>(LH_PLUGIN_ENTRY_SYMBOL);
   const lh_plugin_descriptor* d = entry();
-  const std::string host_abi = std::to_string(LH_ABI_MAJOR) + "." + std::to_string(LH_ABI_MINOR);
-  if (!d || d->struct_size < offsetof(lh_plugin_descriptor, kind))
-    throw LoadError(where + ": returned no valid descriptor");
-  const std::string plugin_abi = std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
-  if (d->abi_major != LH_ABI_MAJOR) {
-    throw LoadError(where + " was built for plugin ABI " + plugin_abi + " but this host speaks " +
-                    host_abi +
-                    " (the major versions must be equal; rebuild the plugin against "
-                    "this host's SDK)");
-  }
-  if (d->abi_minor > LH_ABI_MINOR) {
-    throw LoadError(where + " was built for plugin ABI " + plugin_abi +
-                    ", newer than this host's " + host_abi + "; upgrade the host");
-  }
-  if (d->struct_size < offsetof(lh_plugin_descriptor, table) + sizeof(void*))
-    throw LoadError(where + ": descriptor is truncated (struct_size " +
-                    std::to_string(d->struct_size) + ")");
-  if (!d->name || !d->version || !d->create || !d->destroy || !d->table)
-    throw LoadError(where + ": descriptor lacks a name, version, create, destroy or table");
-  auto table_size = *static_cast<const uint32_t*>(d->table);
-  // What ABI 1.0 requires of each table: up to and including its last 1.0 function. Fields a
-  // later minor appends are optional, read only when the plugin's struct_size covers them.
-  size_t needed = 0;
-  switch (d->kind) {
-    case LH_KIND_EMBED_PROVIDER:
-      needed = LH_TABLE_THROUGH(lh_embed_provider_v1, embed);
-      break;
-    case LH_KIND_VECTOR_BACKEND:
-      needed = LH_TABLE_THROUGH(lh_vector_backend_v1, index_size);
-      break;
-    case LH_KIND_RETRIEVAL_SCORER:
-      needed = LH_TABLE_THROUGH(lh_retrieval_scorer_v1, score);
-      break;
-    case LH_KIND_CHAT_PROVIDER:
-      needed = LH_TABLE_THROUGH(lh_chat_provider_v1, chat);
-      break;
-    case LH_KIND_STORAGE_BACKEND:
-      needed = LH_TABLE_THROUGH(lh_storage_backend_v1, kv_list);
-      break;
-    default:
-      throw LoadError(where + ": unknown plugin kind " + std::to_string(d->kind));
-  }
-  if (table_size < needed)
-    throw LoadError(where + ": function table is truncated (" + std::to_string(table_size) + " < " +
-                    std::to_string(needed) + " bytes)");
+  if (auto refusal = check_descriptor(d); !refusal.empty()) throw LoadError(where + refusal);
 
   auto lib = std::make_shared<PluginLibrary>(std::move(so), d, path, sha);
   try {

@@ -126,6 +126,19 @@ class PluginInstance {
   HealthCall health_inflight_;  // reply.valid() while a health_async() call runs
 };
 
+// The longest name, version, description or build_info a descriptor may carry.
+inline constexpr size_t kMaxDescriptorString = 4096;
+
+// Checks a descriptor returned by a library's entry point before anything else of the plugin is
+// used: ABI versions, struct_size, required fields, strings, kind, function table. Returns why
+// it is refused ("" when it may be used), worded to follow the library's path.
+// Assumes only what the C ABI promises and nothing in it can be checked: `d` (when not NULL)
+// points to at least `struct_size` readable bytes (and the 8 bytes that hold struct_size and
+// the versions); each non-NULL string is NUL-terminated in the library's memory (or has at
+// least kMaxDescriptorString + 1 readable bytes); `table` points to at least the table's own
+// struct_size bytes. Fuzzed by tests/fuzz/plugin_descriptor_fuzzer.cpp.
+std::string check_descriptor(const lh_plugin_descriptor* d);
+
 class PluginLoader {
  public:
   explicit PluginLoader(LoaderOptions options);
@@ -142,9 +155,12 @@ class PluginLoader {
 
   const LoaderOptions& options() const { return options_; }
 
- private:
-  // The library's canonical path and the canonical plugin directory that contains it.
+  // The library's canonical path and the canonical plugin directory that contains it; throws
+  // LoadError when the manifest's `library` is missing or resolves outside the directories.
+  // Public for the manifest fuzzer (tests/fuzz/manifest_fuzzer.cpp).
   std::pair<std::filesystem::path, std::filesystem::path> resolve(const Manifest& m) const;
+
+ private:
   LoaderOptions options_;
   std::mutex mutex_;
   std::map<std::string, std::weak_ptr<PluginLibrary>> by_sha_;  // sha256 -> loaded library

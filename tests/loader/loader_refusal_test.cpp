@@ -150,6 +150,15 @@ TEST_F(LoaderTest, RefusesTruncatedFunctionTable) {
   EXPECT_CONTAINS(msg, std::to_string(sizeof(lh_embed_provider_v1)) + " bytes");
 }
 
+TEST_F(LoaderTest, RefusesNullRequiredFunction) {
+  loader();
+  auto m = manifest("broken-null-table-function.so");
+  const std::string msg = refusal(m);
+  EXPECT_NAMES_FILES(msg, m, broken("broken-null-table-function"));
+  EXPECT_CONTAINS(msg, "function table has no function at byte " +
+                           std::to_string(offsetof(lh_embed_provider_v1, embed)));
+}
+
 TEST_F(LoaderTest, EmbedThrowsLoadsFine) {
   // Its defect only shows at request time (see the host-level test).
   loader();

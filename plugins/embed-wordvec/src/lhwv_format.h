@@ -176,7 +176,11 @@ class WordVectors {
     // what makes find() correct and word_at() stay inside the file. O(n), a few ms for 341k.
     if (index_[0] != 0 || index_[h.word_count] != h.strings_size) fail("corrupt word index");
     for (uint32_t i = 0; i < h.word_count; ++i) {
-      if (index_[i + 1] <= index_[i]) fail("corrupt word index (empty or unordered entry)");
+      // Bounded by strings_size here, not only by the last entry: word_at(i) is compared below
+      // before the later entries are checked, and an entry far beyond the section made it read
+      // past the mapping (found by tests/fuzz/wordvec_file_fuzzer.cpp).
+      if (index_[i + 1] <= index_[i] || index_[i + 1] > h.strings_size)
+        fail("corrupt word index (empty or unordered entry)");
       if (i > 0 && !(word_at(i - 1) < word_at(i))) fail("words are not sorted");
     }
   }
