@@ -143,7 +143,11 @@ std::optional<std::string> parse(std::string_view text, rapidjson::Document& out
            std::to_string(*at);
   }
   // Bodies must be UTF-8: refuse invalid byte sequences rather than store and echo them.
-  out.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  // Full precision: a decimal becomes the double nearest to it, so text -> value -> text -> value
+  // is stable (the default fast path may be 1 ulp off, and a canonical config changed on every
+  // round trip: manifest fuzzer).
+  out.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag>(
+      text.data(), text.size());
   if (out.HasParseError()) {
     return std::string(rapidjson::GetParseError_En(out.GetParseError())) + " at byte " +
            std::to_string(out.GetErrorOffset());
@@ -205,41 +209,149 @@ std::string quote_ref(const std::string& ref) {
   return "\"" + ref.substr(0, n) + (n < ref.size() ? "...\"" : "\"");
 }
 
-// True if regular expression `re` has an empty alternative or group ("a||b", "(|a)", "a|",
-// "()"), or a repetition count above kMaxRegexRepeat: RapidJSON 1.1's regex compiler then pops
-// operands that are not there and reads before its stack (heap-buffer-overflow under ASan; found by
-// the descriptor fuzzer with a plugin schema's "pattern"). Character classes and escapes are
-// skipped.
-constexpr unsigned long kMaxRegexRepeat = 1000;
+// RapidJSON 1.1's regex compiler ("pattern", "patternProperties") trusts its input: a
+// repetition without an operand ("(+)"), an empty alternative or group ("a||b", "()"), or an
+// unbalanced ")" makes it pop operands that are not there and read before its stack
+// (heap-buffer-overflow under ASan), and "x{323372036855}" copies its operand that many times
+// (a hang). All found by the descriptor fuzzer through a plugin's config schema. So a pattern
+// must be well formed in the syntax RapidJSON documents (internal/regex.h), with bounded
+// repetitions; anything else is refused before RapidJSON sees it. Returns why, or "".
+class RegexCheck {
+ public:
+  explicit RegexCheck(std::string_view re) : re_(re) {}
+  std::string run() {
+    if (re_.size() > kMaxLength) return "is longer than " + std::to_string(kMaxLength) + " bytes";
+    double states = 0;
+    if (alternation(states) && at_ < re_.size()) fail("an unbalanced \")\"");
+    if (error_.empty() && states > kMaxStates)
+      return "expands to more than " + std::to_string(kMaxStates) + " states";
+    return error_;
+  }
 
-bool empty_alternative(std::string_view re) {
-  bool start = true;  // at the start of the pattern, of a group or of an alternative
-  for (size_t i = 0; i < re.size(); ++i) {
-    const char c = re[i];
-    if (c == '\\') {
-      ++i;
-    } else if (c == '[') {
-      while (i + 1 < re.size() && re[i + 1] != ']') i += re[i + 1] == '\\' ? 2 : 1;
-      ++i;
-    } else if (c == '{') {
-      // RapidJSON 1.1 expands a counted repetition by copying its operand that many times:
-      // "x{323372036855}" ran for ever (a timeout of the descriptor fuzzer). Bound the counts.
-      unsigned long count = 0;
-      for (size_t j = i + 1;
-           j < re.size() && (std::isdigit(static_cast<unsigned char>(re[j])) || re[j] == ',');
-           ++j) {
-        count = re[j] == ',' ? 0 : std::min(count * 10 + (re[j] - '0'), 1000000ul);
-        if (count > kMaxRegexRepeat) return true;
+ private:
+  static constexpr size_t kMaxLength = 4096, kMaxDepth = 32;
+  static constexpr unsigned long kMaxRepeat = 1000;
+  static constexpr double kMaxStates = 100000;
+
+  bool fail(const std::string& why) {
+    if (error_.empty()) error_ = "has " + why + " at byte " + std::to_string(at_);
+    return false;
+  }
+  bool more() const { return at_ < re_.size(); }
+  bool alternation(double& states) {
+    for (;;) {
+      double s = 0;
+      if (!concatenation(s)) return false;
+      states += s;
+      if (!more() || re_[at_] != '|') return true;
+      ++at_;
+    }
+  }
+  bool concatenation(double& states) {
+    size_t atoms = 0;
+    while (more() && re_[at_] != '|' && re_[at_] != ')') {
+      const char c = re_[at_];
+      if (c == '^' || c == '$') {  // anchors: zero-width, no operand
+        ++at_;
+        continue;
       }
-    } else if ((c == '|' || c == ')') && start) {
-      return true;
-    } else if (c == '|' && i + 1 == re.size()) {
+      if (c == '*' || c == '+' || c == '?' || c == '{')
+        return fail("a repetition without an operand");
+      double s = 1;
+      if (!atom(s) || !repetitions(s)) return false;
+      states += s;
+      ++atoms;
+    }
+    return atoms > 0 || fail("an empty alternative or group");
+  }
+  bool atom(double& s) {
+    const char c = re_[at_];
+    if (c == '(') {
+      if (++depth_ > kMaxDepth) return fail("groups nested deeper than 32");
+      ++at_;
+      s = 0;
+      if (!alternation(s)) return false;
+      if (!more() || re_[at_] != ')') return fail("an unclosed \"(\"");
+      ++at_;
+      --depth_;
       return true;
     }
-    start = c == '(' || c == '|';
+    if (c == '[') return char_class();
+    if (c == '\\') return escape("^$|()?*+.[]{}\\/-fnrtv");
+    // A literal (all bytes of one UTF-8 character) or ".".
+    ++at_;
+    while (more() && (static_cast<unsigned char>(re_[at_]) & 0xC0) == 0x80) ++at_;
+    return true;
   }
-  return false;
-}
+  bool escape(std::string_view allowed) {
+    if (at_ + 1 >= re_.size() || allowed.find(re_[at_ + 1]) == std::string_view::npos)
+      return fail("an escape RapidJSON does not know");
+    at_ += 2;
+    return true;
+  }
+  bool char_class() {
+    ++at_;
+    if (more() && re_[at_] == '^') ++at_;
+    size_t items = 0;
+    while (more() && re_[at_] != ']') {
+      if (re_[at_] == '\\') {
+        if (!escape("^$|()?*+.[]{}\\/-fnrtvb")) return false;
+      } else {
+        ++at_;
+        while (more() && (static_cast<unsigned char>(re_[at_]) & 0xC0) == 0x80) ++at_;
+      }
+      ++items;
+    }
+    if (!more()) return fail("an unclosed \"[\"");
+    ++at_;
+    return items > 0 || fail("an empty character class");
+  }
+  // Any number of *, +, ? and {n}, {n,}, {n,m} after an operand; a count copies the operand.
+  bool repetitions(double& s) {
+    while (more()) {
+      const char c = re_[at_];
+      if (c == '*' || c == '+' || c == '?') {
+        ++at_;
+        s += 1;
+        continue;
+      }
+      if (c != '{') return true;
+      ++at_;
+      unsigned long n = 0, m = 0;
+      if (!number(n)) return fail("a malformed {n,m}");
+      m = n;
+      if (more() && re_[at_] == ',') {
+        ++at_;
+        m = n + 1;  // {n,}: n copies and a star
+        if (more() && re_[at_] != '}' && !number(m)) return fail("a malformed {n,m}");
+      }
+      if (!more() || re_[at_] != '}') return fail("a malformed {n,m}");
+      ++at_;
+      if (n > kMaxRepeat || m > kMaxRepeat + 1)
+        return fail("a repetition count above " + std::to_string(kMaxRepeat));
+      if (m < n) return fail("a repetition {n,m} with m < n");
+      s *= static_cast<double>(std::max<unsigned long>(m, 1));
+      if (s > kMaxStates) return fail("repetitions that expand past " + std::to_string(kMaxStates));
+    }
+    return true;
+  }
+  bool number(unsigned long& out) {
+    size_t digits = 0;
+    out = 0;
+    while (more() && std::isdigit(static_cast<unsigned char>(re_[at_]))) {
+      out = std::min(out * 10 + static_cast<unsigned long>(re_[at_] - '0'), 1000000ul);
+      ++at_;
+      ++digits;
+    }
+    return digits > 0;
+  }
+
+  std::string_view re_;
+  size_t at_ = 0, depth_ = 0;
+  std::string error_;
+};
+
+std::string regex_problem(std::string_view re) { return RegexCheck(re).run(); }
 
 // RapidJSON 1.1's SchemaDocument follows a local "$ref" whose target is itself a "$ref" by
 // recursion, without noticing a cycle ({"$ref": "#"}, or two definitions naming each other
@@ -260,15 +372,15 @@ std::optional<std::string> ref_problem(const rapidjson::Value& v, const rapidjso
     }
     for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
       const std::string_view name(it->name.GetString(), it->name.GetStringLength());
-      if (name == "pattern" && it->value.IsString() &&
-          empty_alternative({it->value.GetString(), it->value.GetStringLength()}))
-        return "\"pattern\": " + quote_ref(it->value.GetString()) +
-               " has an empty alternative or group, or a repetition count above 1000";
+      if (name == "pattern" && it->value.IsString())
+        if (auto why = regex_problem({it->value.GetString(), it->value.GetStringLength()});
+            !why.empty())
+          return "\"pattern\": " + quote_ref(it->value.GetString()) + " " + why;
       if (name == "patternProperties" && it->value.IsObject())
         for (auto p = it->value.MemberBegin(); p != it->value.MemberEnd(); ++p)
-          if (empty_alternative({p->name.GetString(), p->name.GetStringLength()}))
-            return "\"patternProperties\": " + quote_ref(p->name.GetString()) +
-                   " has an empty alternative or group, or a repetition count above 1000";
+          if (auto why = regex_problem({p->name.GetString(), p->name.GetStringLength()});
+              !why.empty())
+            return "\"patternProperties\": " + quote_ref(p->name.GetString()) + " " + why;
       if (auto problem = ref_problem(it->value, root)) return problem;
     }
   } else if (v.IsArray()) {

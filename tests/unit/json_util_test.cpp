@@ -69,15 +69,43 @@ TEST(JsonValidUtf8, ReplacesOnlyInvalidBytes) {
   EXPECT_TRUE(lakehost::json::is_clean_text(valid_utf8("\xc3\x28\xa0\xa1\xf8")));
 }
 
-// RapidJSON 1.1's regex compiler reads before its stack on an empty alternative or group, so a
-// schema with one is refused; ordinary patterns still work.
-TEST(JsonSchema, RefusesPatternsWithAnEmptyAlternative) {
-  for (const char* re : {"a||b", "(|a)", "a|", "|a", "()", "$Zp?(||:^^", "x{1001}", "x{2,99999}"}) {
+// RapidJSON 1.1's regex compiler reads before its stack on a malformed pattern, and copies a
+// counted repetition's operand that many times, so such schemas are refused with the reason;
+// ordinary patterns still work.
+TEST(JsonSchema, RefusesPatternsRapidJsonCannotCompileSafely) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"a||b", "empty alternative"},
+      {"(|a)", "empty alternative"},
+      {"a|", "empty alternative"},
+      {"|a", "empty alternative"},
+      {"()", "empty alternative"},
+      {"$Zp?(||:^^", "empty alternative"},
+      {"x{1001}", "repetition count above 1000"},
+      {"x{2,99999}", "repetition count above 1000"},
+      {"(x{1000}){1000}", "expand past"},
+      {"x{5,2}", "m < n"},
+      {"x{,2}", "malformed {n,m}"},
+      {"x{3", "malformed {n,m}"},
+      {"$Ztypd19e(+)s72036855)75$0l[^-y&", "repetition without an operand"},  // the fuzzer's
+      {"ab)c", "unbalanced"},
+      {"(ab", "unclosed \"(\""},
+      {"[ab", "unclosed \"[\""},
+      {"[]", "empty character class"},
+      {"^*a", "repetition without an operand"},
+      {"a\\\\q", "escape"},
+      {"((((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))))", "deeper"},
+  };
+  for (const auto& [re, why] : cases) {
     const std::string schema = std::string(R"({"type": "string", "pattern": ")") + re + "\"}";
-    EXPECT_NE(refusal(schema).find("empty alternative"), std::string::npos) << re;
+    const std::string r = refusal(schema);
+    EXPECT_NE(r.find("\"pattern\""), std::string::npos) << re << ": " << r;
+    EXPECT_NE(r.find(why), std::string::npos) << re << ": " << r;
   }
   EXPECT_NE(refusal(R"j({"patternProperties": {"a(|b)": {}}})j").find("empty alternative"),
             std::string::npos);
+  for (const char* re : {"^[A-Za-z0-9_-]{1,64}$", "^[0-9a-fA-F]{64}$", "a+?b*c?", "x{3,}",
+                         "^(a|b)[^\\\\]x]\\\\.$", "\u00e9t\u00e9+", "a{0}"})
+    EXPECT_NO_THROW(Schema(std::string(R"({"type": "string", "pattern": ")") + re + "\"}")) << re;
   Schema s(R"({"type": "string", "pattern": "^(FULL|NORMAL)$|^[|(]x$"})");
   rapidjson::Document ok, bad;
   ok.Parse(R"("NORMAL")");
