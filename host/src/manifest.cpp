@@ -67,7 +67,17 @@ Manifest parse_manifest(const std::string& text, const std::filesystem::path& fi
   if (d.HasMember("enabled")) m.enabled = d["enabled"].GetBool();
   if (d.HasMember("default")) m.is_default = d["default"].GetBool();
   if (d.HasMember("sha256")) m.sha256 = d["sha256"].GetString();
-  if (d.HasMember("config")) m.config_json = json::canonical(d["config"]);
+  if (d.HasMember("config")) {
+    m.config_json = json::canonical(d["config"]);
+    // RapidJSON's parser may be 1 ulp off for decimals of 16 or more significant digits, so
+    // such a number would change on every round trip and the plugin would not get what the
+    // operator wrote (manifest fuzzer). Refuse it rather than pass on a different value.
+    rapidjson::Document again;
+    if (json::parse(m.config_json, again) || json::canonical(again) != m.config_json)
+      throw ManifestError(where +
+                          ": /config holds a number that does not read back as itself (too many "
+                          "significant digits): write it with at most 15");
+  }
   return m;
 }
 

@@ -164,3 +164,17 @@ TEST(Manifest, DeepNestingIsRefusedNamingTheLimit) {
                              "m.json");
   EXPECT_EQ(deep.config_json.size(), 6 + 2 * ok);
 }
+
+namespace lakehost {
+namespace {
+// A number with too many significant digits would reach the plugin changed (RapidJSON's parser
+// may be 1 ulp off, and differently on each round trip): refused, while 15 digits pass.
+TEST(Manifest, NumbersThatCannotRoundTripAreRefused) {
+  const std::string head =
+      R"({"id": "e", "kind": "embed_provider", "library": "embed-hash.so", "config": {"x": )";
+  EXPECT_THROW(parse_manifest(head + "10292233720364028830234}}", "m"), ManifestError);
+  EXPECT_NO_THROW(parse_manifest(head + "0.123456789012345}}", "m"));
+  EXPECT_NO_THROW(parse_manifest(head + "384}}", "m"));
+}
+}  // namespace
+}  // namespace lakehost
