@@ -1,6 +1,7 @@
 #include "host_process.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,13 @@
 namespace fs = std::filesystem;
 
 namespace lakehost::test {
+
+void die_with_parent(int parent) {
+  // PR_SET_PDEATHSIG fires when the thread that forked exits: tests start hosts from their main
+  // thread, which lives as long as the test process.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
+}
 
 void write_file(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
@@ -102,9 +110,11 @@ void HostProcess::start() {
   }
   for (const auto& a : options_.extra_args) args.push_back(a);
 
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    die_with_parent(parent);
     FILE* f = std::fopen(log_path_.c_str(), "a");
     if (f) {
       dup2(fileno(f), 1);

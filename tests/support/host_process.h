@@ -50,6 +50,13 @@ class HostProcess {
 
 // Copies the repository's default manifests into a fresh directory and returns it.
 std::string copy_default_manifests();
+
+// Called in a child right after fork(): the kernel kills the child (SIGKILL) when the test
+// process dies, however it dies. A test that fails an ASSERT with client threads still joinable
+// ends in std::terminate, which runs no destructor; without this its hosts and upstream servers
+// would keep running (and holding ports and data directories) after the test binary is gone.
+// `parent` is the pid the test process had before fork(), to catch a parent that died in between.
+void die_with_parent(int parent);
 // Writes `text` to `path` (creating or replacing it atomically).
 void write_file(const std::string& path, const std::string& text);
 std::string read_file(const std::string& path);

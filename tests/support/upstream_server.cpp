@@ -23,9 +23,11 @@ UpstreamServer::UpstreamServer(const std::string& script, std::vector<std::strin
                                      "--port-file", port_file};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
 
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    die_with_parent(parent);
     if (FILE* f = std::fopen(log_path_.c_str(), "a")) {
       dup2(fileno(f), 1);
       dup2(fileno(f), 2);
