@@ -398,6 +398,90 @@ Schema::Schema(std::string_view text) {
   doc = std::make_unique<rapidjson::SchemaDocument>(json);
 }
 
+namespace {
+
+// The JSON type of a value as JSON Schema names it.
+std::string type_name(const rapidjson::Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType:
+      return "boolean";
+    case rapidjson::kStringType:
+      return "string";
+    case rapidjson::kArrayType:
+      return "array";
+    case rapidjson::kObjectType:
+      return "object";
+    case rapidjson::kNumberType:
+      break;
+  }
+  return v.IsInt64() || v.IsUint64() ? "integer" : "number";
+}
+
+// A value quoted in an error message, shortened: it may be large and comes from the client.
+std::string quoted(const rapidjson::Value& v) {
+  std::string text = canonical(v);
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+// What the failing rule expected and what the value is, e.g. ": expected integer, got string"
+// or ": must be >= 1, got 0". Empty for keywords without a short explanation.
+std::string expectation(const std::string& keyword, const rapidjson::Value& rule,
+                        const rapidjson::Value& at) {
+  const auto member = [&](const char* name) -> const rapidjson::Value* {
+    auto it = rule.FindMember(name);
+    return it == rule.MemberEnd() ? nullptr : &it->value;
+  };
+  const auto is_true = [&](const char* name) {
+    const rapidjson::Value* v = member(name);
+    return v && v->IsBool() && v->GetBool();
+  };
+  const rapidjson::Value* limit = member(keyword.c_str());
+  if (keyword == "type" && limit) {
+    std::string expected;
+    if (limit->IsString()) {
+      expected = limit->GetString();
+    } else if (limit->IsArray()) {
+      for (const auto& t : limit->GetArray())
+        if (t.IsString()) expected += (expected.empty() ? "" : " or ") + std::string(t.GetString());
+    }
+    return ": expected " + expected + ", got " + type_name(at);
+  }
+  if ((keyword == "minimum" || keyword == "maximum") && limit && at.IsNumber()) {
+    const bool min = keyword == "minimum";
+    const bool exclusive = is_true(min ? "exclusiveMinimum" : "exclusiveMaximum");
+    return std::string(": must be ") + (min ? ">" : "<") + (exclusive ? "" : "=") + " " +
+           quoted(*limit) + ", got " + quoted(at);
+  }
+  if (keyword == "multipleOf" && limit) return ": must be a multiple of " + quoted(*limit);
+  if ((keyword == "minLength" || keyword == "maxLength") && limit && at.IsString()) {
+    size_t chars = 0;  // code points, as the validator counts them
+    for (size_t i = 0; i < at.GetStringLength(); ++i)
+      chars += (static_cast<unsigned char>(at.GetString()[i]) & 0xC0) != 0x80;
+    return std::string(": length must be ") + (keyword == "minLength" ? ">= " : "<= ") +
+           quoted(*limit) + " characters, got " + std::to_string(chars);
+  }
+  if ((keyword == "minItems" || keyword == "maxItems") && limit && at.IsArray()) {
+    return std::string(": must have ") + (keyword == "minItems" ? "at least " : "at most ") +
+           quoted(*limit) + " items, got " + std::to_string(at.Size());
+  }
+  if ((keyword == "minProperties" || keyword == "maxProperties") && limit && at.IsObject()) {
+    return std::string(": must have ") + (keyword == "minProperties" ? "at least " : "at most ") +
+           quoted(*limit) + " members, got " + std::to_string(at.MemberCount());
+  }
+  if (keyword == "enum" && limit)
+    return ": must be one of " + quoted(*limit) + ", got " + quoted(at);
+  if (keyword == "pattern" && limit)
+    return ": must match " + quoted(*limit) + ", got " + quoted(at);
+  if (keyword == "uniqueItems") return ": items must be unique";
+  return "";
+}
+
+}  // namespace
+
 std::optional<std::string> validate(const Schema& schema, const rapidjson::Value& value) {
   rapidjson::SchemaValidator v(*schema.doc);
   if (value.Accept(v)) return std::nullopt;
@@ -433,6 +517,7 @@ std::optional<std::string> validate(const Schema& schema, const rapidjson::Value
     }
   }
   if (detail.empty() && keyword == "additionalProperties") detail = ": unknown member";
+  if (detail.empty() && at && rule && rule->IsObject()) detail = expectation(keyword, *rule, *at);
   return (pointer.empty() ? std::string("/") : pointer) + " violates \"" + keyword + "\"" + detail;
 }
 

@@ -1,6 +1,8 @@
 #include "plugin_loader.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -210,6 +212,90 @@ std::pair<fs::path, fs::path> PluginLoader::resolve(const Manifest& m) const {
   throw LoadError(where + ": no such file in the plugin directories (" + dirs + ")");
 }
 
+namespace {
+
+// The .dynsym entry dladdr finds for `addr` (null for an address no exported symbol starts at or
+// covers, e.g. a hidden function), and the object it lies in.
+const ElfW(Sym) * symbol_at(const void* addr, Dl_info& info) {
+  void* sym = nullptr;
+  if (!dladdr1(addr, &info, &sym, RTLD_DL_SYMENT)) return nullptr;
+  return static_cast<const ElfW(Sym)*>(sym);
+}
+
+// Whether `addr` lies in an executable PT_LOAD segment of the object loaded at `base`.
+bool in_code_of(const void* base, const void* addr) {
+  struct Query {
+    const void* base;
+    uintptr_t addr;
+    bool found;
+  } q{base, reinterpret_cast<uintptr_t>(addr), false};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) {
+        auto* q = static_cast<Query*>(data);
+        for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+          const uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+          // dli_fbase is the lowest mapped address; the object is the one mapping it.
+          if (q->addr >= start && q->addr < start + ph.p_memsz) {
+            Dl_info di;
+            q->found = dladdr(reinterpret_cast<void*>(q->addr), &di) && di.dli_fbase == q->base;
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &q);
+  return q.found;
+}
+
+}  // namespace
+
+EntryPoint find_entry_point(void* library_handle, std::string& refusal) {
+  void* addr = dlsym(library_handle, LH_PLUGIN_ENTRY_SYMBOL);
+  if (!addr) {
+    refusal = ": does not export \"" LH_PLUGIN_ENTRY_SYMBOL
+              "\"; not a lakehost plugin (export it with LAKEHOST_PLUGIN, BOOST_DLL_ALIAS or an "
+              "extern \"C\" function of that name)";
+    return nullptr;
+  }
+  Dl_info info;
+  const ElfW(Sym)* sym = symbol_at(addr, info);
+  // ELF64_ST_TYPE and ELF32_ST_TYPE are the same (the low four bits of st_info).
+  if (!sym || info.dli_saddr != addr) {
+    refusal = ": cannot read the type of its \"" LH_PLUGIN_ENTRY_SYMBOL "\" symbol";
+    return nullptr;
+  }
+  switch (ELF64_ST_TYPE(sym->st_info)) {
+    case STT_FUNC:
+      // The plain C form: `const lh_plugin_descriptor* lakehost_plugin(void)`.
+      return reinterpret_cast<EntryPoint>(addr);
+    case STT_OBJECT: {
+      // The BOOST_DLL_ALIAS form: a variable holding the address of the getter. Read it only if
+      // it is pointer-sized, and call it only if it points to code of this same library.
+      if (sym->st_size != sizeof(void*)) {
+        refusal = ": its \"" LH_PLUGIN_ENTRY_SYMBOL "\" symbol is a variable of " +
+                  std::to_string(sym->st_size) +
+                  " bytes, neither a function nor a pointer to one (see docs/plugin-authors.md)";
+        return nullptr;
+      }
+      void* target = nullptr;
+      std::memcpy(&target, addr, sizeof target);
+      if (!target || !in_code_of(info.dli_fbase, target)) {
+        refusal = ": its \"" LH_PLUGIN_ENTRY_SYMBOL
+                  "\" variable does not point to a function in the library";
+        return nullptr;
+      }
+      return reinterpret_cast<EntryPoint>(target);
+    }
+    default:
+      refusal = ": its \"" LH_PLUGIN_ENTRY_SYMBOL "\" symbol is of ELF type " +
+                std::to_string(ELF64_ST_TYPE(sym->st_info)) +
+                ", neither a function nor a pointer to one";
+      return nullptr;
+  }
+}
+
 std::string check_descriptor(const lh_plugin_descriptor* d) {
   const std::string host_abi = std::to_string(LH_ABI_MAJOR) + "." + std::to_string(LH_ABI_MINOR);
   if (!d || d->struct_size < offsetof(lh_plugin_descriptor, kind))
@@ -336,14 +422,11 @@ std::shared_ptr<PluginLibrary> PluginLoader::load(const Manifest& m) {
       msg += " (the plugin was built against a newer C++ runtime than this host has)";
     throw LoadError(where + ": cannot load: " + msg);
   }
-  if (!so.has(LH_PLUGIN_ENTRY_SYMBOL)) {
-    throw LoadError(where +
-                    ": does not export \"" LH_PLUGIN_ENTRY_SYMBOL
-                    "\"; not a lakehost plugin (export it with LAKEHOST_PLUGIN / BOOST_DLL_ALIAS)");
-  }
+  std::string refusal;
+  const EntryPoint entry = find_entry_point(so.native(), refusal);
+  if (!entry) throw LoadError(where + refusal);
   // Besides the library's static initialisers (run by dlopen itself), the descriptor getter is
   // the only plugin code run before the version check.
-  auto& entry = so.get_alias<const lh_plugin_descriptor*()>(LH_PLUGIN_ENTRY_SYMBOL);
   const lh_plugin_descriptor* d = entry();
   if (auto refusal = check_descriptor(d); !refusal.empty()) throw LoadError(where + refusal);
 

@@ -129,6 +129,15 @@ class PluginInstance {
 // The longest name, version, description or build_info a descriptor may carry.
 inline constexpr size_t kMaxDescriptorString = 4096;
 
+// The descriptor getter of a loaded library (dlopen handle), found from its exported
+// LH_PLUGIN_ENTRY_SYMBOL in either form plugin_api.h allows: an `extern "C"` function (ELF
+// STT_FUNC) or a pointer-sized variable holding the getter's address (STT_OBJECT, what
+// BOOST_DLL_ALIAS makes), told apart by the symbol's type. Nothing is read or called unless it is
+// what it claims to be; otherwise returns null and says why in `refusal` (worded to follow the
+// library's path).
+using EntryPoint = const lh_plugin_descriptor* (*)();
+EntryPoint find_entry_point(void* library_handle, std::string& refusal);
+
 // Checks a descriptor returned by a library's entry point before anything else of the plugin is
 // used: ABI versions, struct_size, required fields, strings, kind, function table. Returns why
 // it is refused ("" when it may be used), worded to follow the library's path.

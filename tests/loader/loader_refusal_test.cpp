@@ -13,6 +13,7 @@
 
 #include "host_process.h"
 #include "manifest.h"
+#include "plugin_calls.h"
 #include "plugin_fixture.h"
 #include "plugin_loader.h"
 
@@ -122,6 +123,36 @@ TEST_F(LoaderTest, RefusesLibraryWithoutEntrySymbol) {
   const std::string msg = refusal(m);
   EXPECT_NAMES_FILES(msg, m, broken("broken-no-entry"));
   EXPECT_CONTAINS(msg, "does not export \"" LH_PLUGIN_ENTRY_SYMBOL "\"");
+}
+
+// The entry in either form (plugin_api.h): the natural C function, from a plugin written in C.
+TEST_F(LoaderTest, AcceptsAPlainCFunctionEntry) {
+  loader();
+  auto inst = loader_->instantiate(manifest("embed-c-entry.so"));
+  EXPECT_STREQ(inst->library().descriptor().name, "embed-c-entry");
+  ASSERT_EQ(embed::dimension(*inst), 4u);
+  const auto v = embed::run(*inst, {"a b", "a b", "longer text"});
+  ASSERT_EQ(v.size(), 12u);
+  EXPECT_TRUE(std::equal(v.begin(), v.begin() + 4, v.begin() + 4));
+  EXPECT_FALSE(std::equal(v.begin(), v.begin() + 4, v.begin() + 8));
+}
+
+// A variable under the entry's name that is not a pointer is refused by its type and size: the
+// loader neither reads it as an address nor calls it (it used to, and the host died of SIGSEGV).
+TEST_F(LoaderTest, RefusesAnEntryVariableThatIsNotAPointer) {
+  loader();
+  auto m = manifest("broken-entry-not-a-pointer.so");
+  const std::string msg = refusal(m);
+  EXPECT_NAMES_FILES(msg, m, broken("broken-entry-not-a-pointer"));
+  EXPECT_CONTAINS(msg, "is a variable of 14 bytes, neither a function nor a pointer to one");
+}
+
+TEST_F(LoaderTest, RefusesAnEntryPointerThatDoesNotPointToCode) {
+  loader();
+  auto m = manifest("broken-entry-points-to-data.so");
+  const std::string msg = refusal(m);
+  EXPECT_NAMES_FILES(msg, m, broken("broken-entry-points-to-data"));
+  EXPECT_CONTAINS(msg, "variable does not point to a function in the library");
 }
 
 TEST_F(LoaderTest, RefusesInstanceWhoseConstructorThrows) {

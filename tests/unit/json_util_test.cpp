@@ -121,3 +121,39 @@ TEST(JsonParse, RefusesALoneLowSurrogateEscape) {
   EXPECT_TRUE(lakehost::json::parse(R"(["\ud800\\udc00"])", d));
   EXPECT_FALSE(lakehost::json::parse(R"({"a": "\ud83d\ude00", "b": "\\udc00 is text"})", d));
 }
+
+// A violation names the member, the rule, and what the rule expected against what it got.
+TEST(JsonValidate, SaysWhatWasExpectedAndWhatCame) {
+  Schema s(R"({"type": "object", "properties": {
+      "dimension": {"type": "integer", "minimum": 1, "maximum": 4096},
+      "ratio": {"type": "number", "minimum": 0, "exclusiveMinimum": true},
+      "name": {"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^[a-z]+$"},
+      "metric": {"enum": ["cosine", "l2"]},
+      "tags": {"type": "array", "maxItems": 1},
+      "either": {"type": ["string", "null"]}}})");
+  const auto violation = [&](const char* text) {
+    rapidjson::Document d;
+    d.Parse(text);
+    auto err = lakehost::json::validate(s, d);
+    return err ? *err : std::string("(valid)");
+  };
+  EXPECT_EQ(violation(R"({"dimension": "big"})"),
+            "/dimension violates \"type\": expected integer, got string");
+  EXPECT_EQ(violation(R"({"dimension": 0})"),
+            "/dimension violates \"minimum\": must be >= 1, got 0");
+  EXPECT_EQ(violation(R"({"dimension": 5000})"),
+            "/dimension violates \"maximum\": must be <= 4096, got 5000");
+  EXPECT_EQ(violation(R"({"ratio": 0})"), "/ratio violates \"minimum\": must be > 0, got 0");
+  EXPECT_EQ(violation(R"({"name": "é"})"),
+            "/name violates \"minLength\": length must be >= 2 characters, got 1");
+  EXPECT_EQ(violation(R"({"name": "abcd"})"),
+            "/name violates \"maxLength\": length must be <= 3 characters, got 4");
+  EXPECT_EQ(violation(R"({"name": "AB"})"),
+            "/name violates \"pattern\": must match \"^[a-z]+$\", got \"AB\"");
+  EXPECT_EQ(violation(R"({"metric": "dot"})"),
+            "/metric violates \"enum\": must be one of [\"cosine\",\"l2\"], got \"dot\"");
+  EXPECT_EQ(violation(R"({"tags": [1, 2]})"),
+            "/tags violates \"maxItems\": must have at most 1 items, got 2");
+  EXPECT_EQ(violation(R"({"either": 3})"),
+            "/either violates \"type\": expected string or null, got integer");
+}

@@ -42,7 +42,47 @@
 #include <unordered_set>
 #include <vector>
 
+#if defined(__SANITIZE_THREAD__)
+#define LAKEHOST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LAKEHOST_TSAN 1
+#endif
+#endif
+#ifdef LAKEHOST_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace {
+
+using Graph = hnswlib::HierarchicalNSW<float>;
+
+// Tells ThreadSanitizer that the given locks are gone, before their memory is freed. Only TSan
+// builds need it: libstdc++'s std::mutex has a trivial destructor (no pthread_mutex_destroy), so
+// TSan never hears that hnswlib's per-node locks die with a graph, and its lock-order graph keeps
+// their edges, whose stacks point into this plugin. After a backend switch has unloaded the
+// plugin, a fresh graph's locks (often at the same addresses) closed cycles through those stale
+// edges, reported with unsymbolisable <null> stacks that no suppression can name.
+void forget_locks([[maybe_unused]] std::vector<std::mutex>& locks) {
+#ifdef LAKEHOST_TSAN
+  for (auto& lock : locks) __tsan_mutex_destroy(&lock, 0);
+#endif
+}
+
+// Owns a graph; every lock hnswlib declares in it is forgotten first (above). The visited-list
+// pool's lock is private to hnswlib and is only ever held alone, so it forms no lock order.
+struct GraphDeleter {
+  void operator()(Graph* graph) const {
+    forget_locks(graph->link_list_locks_);
+    forget_locks(graph->link_list_update_locks_);
+#ifdef LAKEHOST_TSAN
+    __tsan_mutex_destroy(&graph->cur_element_count_guard_, 0);
+    __tsan_mutex_destroy(&graph->global, 0);
+#endif
+    delete graph;
+  }
+};
+using GraphPtr = std::unique_ptr<Graph, GraphDeleter>;
 
 // hnswlib's distance interface over the canonical kernel: 1 - dot(a, b). hnswlib passes the
 // space's dimension through the third pointer.
@@ -161,6 +201,7 @@ class HnswIndex final : public lakehost::VectorBackend::Index {
                               "hnswlib index cannot hold " + std::to_string(needed) + " vectors");
       }
       const size_t grown = std::clamp(2 * capacity_, needed, kMaxCapacity);
+      forget_locks(graph_->link_list_locks_);  // resizeIndex replaces them
       graph_->resizeIndex(grown);
       capacity_ = grown;
     }
@@ -212,9 +253,8 @@ class HnswIndex final : public lakehost::VectorBackend::Index {
     return dimension;
   }
 
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> make_graph(size_t capacity) {
-    auto graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, capacity, config_.M,
-                                                                   config_.ef_construction);
+  GraphPtr make_graph(size_t capacity) {
+    GraphPtr graph(new Graph(&space_, capacity, config_.M, config_.ef_construction));
     graph->setEf(config_.ef_search);  // once; searches never write the shared index
     return graph;
   }
@@ -246,7 +286,7 @@ class HnswIndex final : public lakehost::VectorBackend::Index {
   const size_t dimension_;
   // Declared before graph_: the graph keeps pointers into the space.
   CanonicalInnerProductSpace space_;
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;
+  GraphPtr graph_;
   size_t capacity_ = 0;                          // graph_'s max_elements
   std::vector<int64_t> slot_label_;              // slot (= hnswlib label) -> host label
   size_t dead_ = 0;                              // slots marked deleted in graph_

@@ -2,9 +2,13 @@
  * lakehost plugin ABI — the whole contract between the lakehost host and a plugin library.
  *
  * A plugin is a shared object that exports ONE symbol, LH_PLUGIN_ENTRY_SYMBOL ("lakehost_plugin"),
- * made with BOOST_DLL_ALIAS (see plugin.hpp's LAKEHOST_PLUGIN macro). The symbol is a pointer to a
- * function `const lh_plugin_descriptor* fn(void)`: the only plugin code the host runs before it
- * has checked the ABI version. Everything else is reached through the descriptor.
+ * in either of two forms, which the host tells apart by the symbol's ELF type:
+ *  - a C function:  LH_PLUGIN_EXPORT const lh_plugin_descriptor* lakehost_plugin(void) { ... }
+ *  - a variable holding the address of such a function, as BOOST_DLL_ALIAS makes it (what
+ *    plugin.hpp's LAKEHOST_PLUGIN macro does).
+ * That function is the only plugin code the host runs before it has checked the ABI version.
+ * Everything else is reached through the descriptor. The SDK's lakehost_add_plugin() checks at
+ * build time that the library exports the symbol in one of these forms.
  *
  * Rules that hold for every call in this file:
  *  - Only plain C types cross the boundary. No C++ classes, STL types, exceptions or RTTI.
@@ -38,8 +42,15 @@ extern "C" {
 #define LH_ABI_MAJOR 1
 #define LH_ABI_MINOR 2
 
-/* Name of the exported alias (BOOST_DLL_ALIAS) that points to the descriptor function. */
+/* Name of the exported entry: the descriptor function, or a variable pointing to it. */
 #define LH_PLUGIN_ENTRY_SYMBOL "lakehost_plugin"
+
+/* Marks the plain C entry function for export (plugins build with -fvisibility=hidden). */
+#if defined(__cplusplus)
+#define LH_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
+#else
+#define LH_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
 
 /* ---------------------------------------------------------------------------------------------
  * Basic types
