@@ -803,6 +803,13 @@ lh_status document_text(void* ctx, lh_str id, void (*sink)(void*, lh_str), void*
   sink(sink_ctx, to_lh(text));
   return LH_OK;
 }
+lh_status document_metadata(void* ctx, lh_str id, void (*sink)(void*, lh_str), void* sink_ctx) {
+  auto* c = static_cast<ScoreContext*>(ctx);
+  std::string text, meta;
+  if (!c->coll->text_and_metadata(std::string(from_lh(id)), text, meta)) return LH_ERR_NOT_FOUND;
+  sink(sink_ctx, to_lh(meta.empty() ? std::string_view("{}") : std::string_view(meta)));
+  return LH_OK;
+}
 lh_status documents_scan(void* ctx, void (*sink)(void*, lh_str, lh_str), void* sink_ctx) {
   auto* c = static_cast<ScoreContext*>(ctx);
   c->coll->for_each_text([&](const std::string& id, const std::string& text) {
@@ -850,7 +857,8 @@ std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionInd
   ScoreContext ctx{&coll};
   lh_score_services services{sizeof(lh_score_services), &ctx,
                              &document_vector,          &document_text,
-                             coll.revision(),           &documents_scan};
+                             coll.revision(),           &documents_scan,
+                             &document_metadata};
   lh_score_request request{};
   request.struct_size = sizeof(lh_score_request);
   request.collection = to_lh(coll.name());

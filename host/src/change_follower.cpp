@@ -28,9 +28,8 @@ int64_t now_us() {
 
 // The storage has ABI 1.2 documents_get (it may still answer LH_ERR_UNSUPPORTED).
 bool has_documents_get(const PluginInstance& p) {
-  const auto& t = p.table<lh_storage_backend_v1>();
-  return t.struct_size >= offsetof(lh_storage_backend_v1, documents_get) + sizeof(void*) &&
-         t.documents_get;
+  const auto* t = &p.table<lh_storage_backend_v1>();
+  return LH_HAS_FIELD(lh_storage_backend_v1, t, documents_get) && t->documents_get;
 }
 
 // Reads the documents `ids` of a collection into `found` (absent ones are left out); false if
@@ -144,11 +143,11 @@ void ChangeFollower::run() {
     auto inst = gen ? gen->default_of(LH_KIND_STORAGE_BACKEND) : nullptr;
     // The feed blocks for up to kWaitMs: only a thread-safe plugin can be asked without holding
     // its call guard (which would stall every other storage call meanwhile).
-    const bool usable = inst && inst->serial() != unsupported_serial &&
-                        (inst->library().descriptor().flags & LH_FLAG_THREAD_SAFE) &&
-                        inst->table<lh_storage_backend_v1>().struct_size >=
-                            offsetof(lh_storage_backend_v1, changes_wait) + sizeof(void*) &&
-                        inst->table<lh_storage_backend_v1>().changes_wait;
+    const bool usable =
+        inst && inst->serial() != unsupported_serial &&
+        (inst->library().descriptor().flags & LH_FLAG_THREAD_SAFE) &&
+        LH_HAS_FIELD(lh_storage_backend_v1, &inst->table<lh_storage_backend_v1>(), changes_wait) &&
+        inst->table<lh_storage_backend_v1>().changes_wait;
     Batch batch;
     if (!usable) {
       following_ = false;
@@ -159,8 +158,7 @@ void ChangeFollower::run() {
         ++b.count;
         // ABI 1.2 plugins say when the change was written; otherwise it counts from now.
         int64_t written = 0;
-        if (c->struct_size >= offsetof(lh_change, committed_unix_us) + sizeof(int64_t))
-          written = c->committed_unix_us;
+        if (LH_HAS_FIELD(lh_change, c, committed_unix_us)) written = c->committed_unix_us;
         if (written <= 0) written = now_us();
         if (b.oldest_us == 0 || written < b.oldest_us) b.oldest_us = written;
         std::string coll(from_lh(c->collection)), key(from_lh(c->key));

@@ -61,9 +61,6 @@ void check_permissions(const fs::path& p, const std::string& what) {
 
 std::atomic<uint64_t> g_next_serial{1};
 
-// Bytes up to the end of function pointer M of table T: the size a table must have to hold M.
-#define LH_TABLE_THROUGH(T, M) (offsetof(T, M) + sizeof(void*))
-
 void host_log(void* ctx, lh_log_level level, lh_str message) {
   auto* id = static_cast<const std::string*>(ctx);
   std::string_view m(message.data ? message.data : "", message.size);
@@ -298,7 +295,7 @@ EntryPoint find_entry_point(void* library_handle, std::string& refusal) {
 
 std::string check_descriptor(const lh_plugin_descriptor* d) {
   const std::string host_abi = std::to_string(LH_ABI_MAJOR) + "." + std::to_string(LH_ABI_MINOR);
-  if (!d || d->struct_size < offsetof(lh_plugin_descriptor, kind))
+  if (!d || d->struct_size < offsetof(lh_plugin_descriptor, kind))  // the versions themselves
     return ": returned no valid descriptor";
   const std::string plugin_abi = std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
   if (d->abi_major != LH_ABI_MAJOR) {
@@ -308,7 +305,7 @@ std::string check_descriptor(const lh_plugin_descriptor* d) {
   if (d->abi_minor > LH_ABI_MINOR)
     return " was built for plugin ABI " + plugin_abi + ", newer than this host's " + host_abi +
            "; upgrade the host";
-  if (d->struct_size < offsetof(lh_plugin_descriptor, table) + sizeof(void*))
+  if (!LH_HAS_FIELD(lh_plugin_descriptor, d, table))
     return ": descriptor is truncated (struct_size " + std::to_string(d->struct_size) + ")";
   if (!d->name || !d->version || !d->create || !d->destroy || !d->table)
     return ": descriptor lacks a name, version, create, destroy or table";
@@ -333,19 +330,19 @@ std::string check_descriptor(const lh_plugin_descriptor* d) {
   size_t needed = 0;
   switch (d->kind) {
     case LH_KIND_EMBED_PROVIDER:
-      needed = LH_TABLE_THROUGH(lh_embed_provider_v1, embed);
+      needed = LH_SIZE_THROUGH(lh_embed_provider_v1, embed);
       break;
     case LH_KIND_VECTOR_BACKEND:
-      needed = LH_TABLE_THROUGH(lh_vector_backend_v1, index_size);
+      needed = LH_SIZE_THROUGH(lh_vector_backend_v1, index_size);
       break;
     case LH_KIND_RETRIEVAL_SCORER:
-      needed = LH_TABLE_THROUGH(lh_retrieval_scorer_v1, score);
+      needed = LH_SIZE_THROUGH(lh_retrieval_scorer_v1, score);
       break;
     case LH_KIND_CHAT_PROVIDER:
-      needed = LH_TABLE_THROUGH(lh_chat_provider_v1, chat);
+      needed = LH_SIZE_THROUGH(lh_chat_provider_v1, chat);
       break;
     case LH_KIND_STORAGE_BACKEND:
-      needed = LH_TABLE_THROUGH(lh_storage_backend_v1, kv_list);
+      needed = LH_SIZE_THROUGH(lh_storage_backend_v1, kv_list);
       break;
     default:
       return ": unknown plugin kind " + std::to_string(d->kind);

@@ -56,8 +56,7 @@ using IndexPtr = std::shared_ptr<const Bm25Index>;
 // ABI 1.1 appended revision and documents_scan to lh_score_services; an older host's struct
 // ends before them.
 bool has_documents_scan(const lh_score_services& s) {
-  return s.struct_size >= offsetof(lh_score_services, documents_scan) + sizeof s.documents_scan &&
-         s.documents_scan != nullptr;
+  return LH_HAS_FIELD(lh_score_services, &s, documents_scan) && s.documents_scan != nullptr;
 }
 
 std::string num(double v) {

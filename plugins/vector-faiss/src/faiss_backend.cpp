@@ -200,6 +200,13 @@ bool keep_openmp_runtime_loaded() {
   return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
 }
 
+// Pinned when the library is loaded, not when an instance is created: the host may load this
+// plugin and unload it again without creating anything (a manifest whose config fails the
+// schema), and each such cycle would unload libgomp and lose what its constructor allocated
+// (LeakSanitizer: 8 bytes from libgomp's init per cycle). dlopen of an already loaded library
+// with RTLD_NOLOAD is allowed from a constructor.
+const bool g_openmp_kept = keep_openmp_runtime_loaded();
+
 // One collection's index. Concurrency (the host's contract): search() and size() run
 // concurrently with each other but never with add() or remove(), so searches only read.
 class FaissIndex final : public lakehost::VectorBackend::Index {
@@ -389,7 +396,8 @@ class FaissIndex final : public lakehost::VectorBackend::Index {
 class FaissBackend final : public lakehost::VectorBackend {
  public:
   FaissBackend(const lakehost::Host& host, std::string_view config_json)
-      : config_((pin_openmp(host), parse_config(config_json))) {
+      : config_(parse_config(config_json)) {
+    if (!g_openmp_kept) host.warn("could not pin the OpenMP runtime; unloading may be unsafe");
     const bool in_place = check_factory();
     host.info("FAISS factory \"" + config_.factory + "\", ef_search " +
               std::to_string(config_.ef_search) + ", ef_construction " +
@@ -424,14 +432,6 @@ class FaissBackend final : public lakehost::VectorBackend {
     } catch (const faiss::FaissException& e) {
       throw invalid("config \"factory\": FAISS \"" + config_.factory + "\": " + reason(e));
     }
-  }
-
-  // Pins the OpenMP runtime before the config is parsed: a load whose first config is refused
-  // would otherwise unload libgomp with the plugin, and each such load/unload cycle loses what
-  // libgomp's constructor allocated (LeakSanitizer: 8 bytes from libgomp's init per cycle).
-  static void pin_openmp(const lakehost::Host& host) {
-    static const bool openmp_kept = keep_openmp_runtime_loaded();  // once per load
-    if (!openmp_kept) host.warn("could not pin the OpenMP runtime; unloading may be unsafe");
   }
 
   const Config config_;

@@ -38,9 +38,26 @@ extern "C" {
  * that keep their own per-collection index, e.g. BM25) and lh_storage_backend_v1.changes_wait
  * (storage shared by several host replicas). 1.2 appended lh_change.committed_unix_us (how far
  * behind a replica is) and lh_storage_backend_v1.documents_get (a replica re-reads many changed
- * documents in one call). */
+ * documents in one call). 1.3 appended lh_score_services.document_metadata (scorers that rank by
+ * a document's metadata: recency, seniority).
+ *
+ * Every member of a versioned struct below is marked where it is declared:
+ *   [required since 1.N]  present in every struct of that kind; a function pointer is non-NULL.
+ *   [optional since 1.N]  read only if struct_size covers it (LH_HAS_FIELD) and, for a function
+ *                         pointer, it is not NULL; the reader falls back as the comment says.
+ * A field "since 1.N" with N > 0 is absent from a struct written by a 1.(N-1) peer: check it. */
 #define LH_ABI_MAJOR 1
-#define LH_ABI_MINOR 2
+#define LH_ABI_MINOR 3
+
+/* Whether the versioned struct `*ptr` of C type `type` (whose first member is struct_size) is
+ * large enough to hold `member`, i.e. whether its writer knew that member. The only correct way
+ * to read a member appended after 1.0; e.g.
+ *   if (LH_HAS_FIELD(lh_score_services, s, document_metadata) && s->document_metadata) ... */
+#define LH_HAS_FIELD(type, ptr, member) \
+  ((ptr) != NULL && (size_t)(ptr)->struct_size >= LH_SIZE_THROUGH(type, member))
+
+/* The struct_size a `type` must have to hold `member`: its offset plus its size. */
+#define LH_SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((const type*)0)->member))
 
 /* Name of the exported entry: the descriptor function, or a variable pointing to it. */
 #define LH_PLUGIN_ENTRY_SYMBOL "lakehost_plugin"
@@ -99,14 +116,15 @@ typedef enum lh_log_level {
  * Plugins reach the host only through this table, never through globals.
  * ------------------------------------------------------------------------------------------- */
 typedef struct lh_host_api {
-  uint32_t struct_size;
-  void* ctx; /* opaque, pass back to each call */
-  /* Writes one log line, attributed to this instance. Thread-safe. */
+  uint32_t struct_size; /* [required since 1.0] sizeof(lh_host_api) the host was built with */
+  void* ctx;            /* [required since 1.0] opaque, pass back to each call */
+  /* [required since 1.0] Writes one log line, attributed to this instance. Thread-safe. */
   void (*log)(void* ctx, lh_log_level level, lh_str message);
-  /* The host's data directory (NUL-terminated, absolute). Relative paths in a plugin's config
-   * (a database file, a model file) are meant to be resolved against it. */
+  /* [required since 1.0] The host's data directory (NUL-terminated, absolute). Relative paths in
+   * a plugin's config (a database file, a model file) are meant to be resolved against it. */
   const char* data_dir;
-  /* The manifest id of this instance (NUL-terminated), for log and error messages. */
+  /* [required since 1.0] The manifest id of this instance (NUL-terminated), for log and error
+   * messages. */
   const char* instance_id;
 } lh_host_api;
 
@@ -114,11 +132,11 @@ typedef struct lh_host_api {
  * Embed provider (LH_KIND_EMBED_PROVIDER)
  * ------------------------------------------------------------------------------------------- */
 typedef struct lh_embed_provider_v1 {
-  uint32_t struct_size;
-  /* Dimension of every vector this instance produces. Fixed for the instance's lifetime
+  uint32_t struct_size; /* [required since 1.0] sizeof(lh_embed_provider_v1) the plugin knew */
+  /* [required since 1.0] Dimension of every vector this instance produces. Fixed for the instance's lifetime
    * (a provider that must ask a server learns it in create()). */
   uint32_t (*dimension)(void* self);
-  /* Embeds texts[0..n). `out` is host-owned, n * dimension() floats, row-major; the plugin
+  /* [required since 1.0] Embeds texts[0..n). `out` is host-owned, n * dimension() floats, row-major; the plugin
    * writes one L2-normalised (unit-length) vector per text. Must be deterministic for a given
    * instance and text: the host caches results. */
   lh_status (*embed)(void* self, const lh_str* texts, size_t n, float* out, lh_error* err);
@@ -133,24 +151,24 @@ typedef struct lh_embed_provider_v1 {
  * never concurrently with index_add / index_remove on that index (it holds a reader/writer lock).
  * ------------------------------------------------------------------------------------------- */
 typedef struct lh_vector_backend_v1 {
-  uint32_t struct_size;
-  /* Creates an empty index for vectors of `dimension` floats; *out_index is the plugin's. */
+  uint32_t struct_size; /* [required since 1.0] sizeof(lh_vector_backend_v1) the plugin knew */
+  /* [required since 1.0] Creates an empty index for vectors of `dimension` floats; *out_index is the plugin's. */
   lh_status (*index_create)(void* self, uint32_t dimension, void** out_index, lh_error* err);
-  /* Frees an index made by index_create. Never fails. */
+  /* [required since 1.0] Frees an index made by index_create. Never fails. */
   void (*index_destroy)(void* self, void* index);
-  /* Adds n vectors (n * dimension floats, host-owned) under labels[0..n). The host never adds
+  /* [required since 1.0] Adds n vectors (n * dimension floats, host-owned) under labels[0..n). The host never adds
    * a label that is already present without removing it first. */
   lh_status (*index_add)(void* self, void* index, const int64_t* labels, const float* vectors,
                          size_t n, lh_error* err);
-  /* Removes labels[0..n); labels that are absent are ignored. */
+  /* [required since 1.0] Removes labels[0..n); labels that are absent are ignored. */
   lh_status (*index_remove)(void* self, void* index, const int64_t* labels, size_t n,
                             lh_error* err);
-  /* Writes up to k nearest labels and their distances (ascending) into the host-owned arrays of
+  /* [required since 1.0] Writes up to k nearest labels and their distances (ascending) into the host-owned arrays of
    * k entries each, and their number into *out_n. */
   lh_status (*index_search)(void* self, void* index, const float* query, size_t k,
                             int64_t* out_labels, float* out_distances, size_t* out_n,
                             lh_error* err);
-  /* Number of live vectors in the index. */
+  /* [required since 1.0] Number of live vectors in the index. */
   size_t (*index_size)(void* self, void* index);
 } lh_vector_backend_v1;
 
@@ -180,28 +198,38 @@ typedef struct lh_feedback {
 
 /* Per-request host services for a scorer. Valid only during score(). */
 typedef struct lh_score_services {
-  uint32_t struct_size;
-  void* ctx;
-  /* Copies the stored unit vector of document `id` (request's collection) into `out`
+  uint32_t struct_size; /* [required since 1.0] sizeof(lh_score_services) the host knew */
+  void* ctx;            /* [required since 1.0] pass back to each call */
+  /* [required since 1.0] Copies the stored unit vector of document `id` (request's collection) into `out`
    * (dimension floats). LH_ERR_NOT_FOUND if there is no such document. */
   lh_status (*document_vector)(void* ctx, lh_str id, float* out);
-  /* Passes the stored text of document `id` to `sink` (valid during the sink call). */
+  /* [required since 1.0] Passes the stored text of document `id` to `sink` (valid during the
+   * sink call). LH_ERR_NOT_FOUND if there is no such document. */
   lh_status (*document_text)(void* ctx, lh_str id, void (*sink)(void* sink_ctx, lh_str text),
                              void* sink_ctx);
   /* --- ABI 1.1 (read only if struct_size covers them) --- */
-  /* Content revision of the request's collection, unique across the host process's life: two
+  /* [optional since 1.1] Content revision of the request's collection, unique across the host process's life: two
    * requests seeing the same revision see the same documents. A scorer that keeps derived
    * state per collection (an inverted index) rebuilds it when the revision changes. */
   uint64_t revision;
-  /* Calls sink once per document of the collection (id and text, valid during the sink call),
+  /* [optional since 1.1] Calls sink once per document of the collection (id and text, valid during the sink call),
    * in no particular order. The host holds the collection's read lock meanwhile: keep it brief
    * and do not call back into the services from the sink. */
   lh_status (*documents_scan)(void* ctx, void (*sink)(void* sink_ctx, lh_str id, lh_str text),
                               void* sink_ctx);
+  /* --- ABI 1.3 --- */
+  /* [optional since 1.3] Passes the stored metadata of document `id` (a JSON object, as text,
+   * "{}" when it has none) to `sink` (valid during the sink call). LH_ERR_NOT_FOUND if there is
+   * no such document. A host older than 1.3 lacks it: such a scorer must rank without metadata
+   * or refuse in create() (it cannot tell the host's version there; check per request). */
+  lh_status (*document_metadata)(void* ctx, lh_str id,
+                                 void (*sink)(void* sink_ctx, lh_str metadata_json),
+                                 void* sink_ctx);
 } lh_score_services;
 
+/* Every member [required since 1.0]. */
 typedef struct lh_score_request {
-  uint32_t struct_size;
+  uint32_t struct_size; /* sizeof(lh_score_request) the host knew */
   lh_str collection;
   lh_str query; /* empty when the client searched by vector */
   lh_str role;  /* empty when the client gave none */
@@ -212,18 +240,18 @@ typedef struct lh_score_request {
   size_t n_candidates;
   const lh_feedback* feedback; /* records of this collection the host found relevant */
   size_t n_feedback;
-  const lh_score_services* services;
+  const lh_score_services* services; /* never NULL */
 } lh_score_request;
 
 /* Receives one scored result. `id` is valid only during the call. */
 typedef void (*lh_score_sink)(void* sink_ctx, lh_str id, float distance, uint32_t flags);
 
 typedef struct lh_retrieval_scorer_v1 {
-  uint32_t struct_size;
-  /* How many candidates to fetch per requested result (>= 1). The host fetches
+  uint32_t struct_size; /* [required since 1.0] sizeof(lh_retrieval_scorer_v1) the plugin knew */
+  /* [required since 1.0] How many candidates to fetch per requested result (>= 1). The host fetches
    * k * overfetch candidates from the vector backend. */
   uint32_t (*overfetch)(void* self);
-  /* Scores one request. Called concurrently only if the plugin declares LH_FLAG_THREAD_SAFE. */
+  /* [required since 1.0] Scores one request. Called concurrently only if the plugin declares LH_FLAG_THREAD_SAFE. */
   lh_status (*score)(void* self, const lh_score_request* request, lh_score_sink sink,
                      void* sink_ctx, lh_error* err);
 } lh_retrieval_scorer_v1;
@@ -236,8 +264,9 @@ typedef struct lh_chat_message {
   lh_str content;
 } lh_chat_message;
 
+/* Every member [required since 1.0]. */
 typedef struct lh_chat_request {
-  uint32_t struct_size;
+  uint32_t struct_size; /* sizeof(lh_chat_request) the host knew */
   const lh_chat_message* messages;
   size_t n_messages;
   lh_str model;       /* empty: the instance's configured model */
@@ -245,15 +274,16 @@ typedef struct lh_chat_request {
   int32_t max_tokens; /* <= 0: provider default */
 } lh_chat_request;
 
+/* Every member [required since 1.0]. */
 typedef struct lh_chat_usage {
-  uint32_t struct_size;
+  uint32_t struct_size; /* sizeof(lh_chat_usage) the host knew */
   uint64_t prompt_tokens;
   uint64_t completion_tokens;
 } lh_chat_usage;
 
 typedef struct lh_chat_provider_v1 {
-  uint32_t struct_size;
-  /* Produces the assistant's reply as a sequence of text deltas through `on_delta` (one call
+  uint32_t struct_size; /* [required since 1.0] sizeof(lh_chat_provider_v1) the plugin knew */
+  /* [required since 1.0] Produces the assistant's reply as a sequence of text deltas through `on_delta` (one call
    * with the whole text is fine for a non-streaming upstream). `usage` is host-owned. */
   lh_status (*chat)(void* self, const lh_chat_request* request,
                     void (*on_delta)(void* sink_ctx, lh_str text), void* sink_ctx,
@@ -293,19 +323,20 @@ typedef enum lh_change_kind {
 } lh_change_kind;
 
 typedef struct lh_change {
-  uint32_t struct_size;
-  uint32_t kind;     /* lh_change_kind */
-  lh_str collection; /* COLLECTION, DOCUMENT: the collection; otherwise empty */
-  lh_str key;        /* DOCUMENT: the document id; KV: the key; otherwise empty */
+  uint32_t struct_size; /* [required since 1.1] sizeof(lh_change) the plugin knew */
+  uint32_t kind;        /* [required since 1.1] lh_change_kind */
+  lh_str collection;    /* [required since 1.1] COLLECTION, DOCUMENT: the collection; else empty */
+  lh_str key; /* [required since 1.1] DOCUMENT: the document id; KV: the key; otherwise empty */
   /* --- ABI 1.2 (read only if struct_size covers it) --- */
-  /* When the writer made the change, microseconds since the Unix epoch by the STORE's clock
+  /* [optional since 1.2] When the writer made the change, microseconds since the Unix epoch by the STORE's clock
    * (0: unknown). The host reports how far behind it is from it. */
   int64_t committed_unix_us;
 } lh_change;
 typedef void (*lh_change_sink)(void* sink_ctx, const lh_change* change);
 
 typedef struct lh_storage_backend_v1 {
-  uint32_t struct_size;
+  uint32_t struct_size; /* [required since 1.0] sizeof(lh_storage_backend_v1) the plugin knew */
+  /* Every function from here to kv_list is [required since 1.0]. */
   /* Creates the collection or replaces its settings; *created = 1 if it did not exist. */
   lh_status (*collection_put)(void* self, lh_str name, lh_str settings_json, int* created,
                               lh_error* err);
@@ -336,16 +367,17 @@ typedef struct lh_storage_backend_v1 {
   lh_status (*kv_delete)(void* self, lh_str key, lh_error* err);
   /* Calls sink for every key starting with `prefix`, ordered by key. */
   lh_status (*kv_list)(void* self, lh_str prefix, lh_kv_sink sink, void* sink_ctx, lh_error* err);
-  /* --- ABI 1.1 (optional: the host uses it only if struct_size covers it) --- */
-  /* Waits up to timeout_ms for writes that OTHER writers (another host replica on the same
+  /* --- ABI 1.1 --- */
+  /* [optional since 1.1] Waits up to timeout_ms for writes that OTHER writers (another host replica on the same
    * database) committed, and reports each through sink, in commit order. Writes made through
    * this instance are not reported. Returns LH_OK on timeout with nothing to report and
    * LH_ERR_UNSUPPORTED when the store is private to one process (SQLite): the host then stops
    * asking. The host calls it from one dedicated thread, never concurrently with itself. */
   lh_status (*changes_wait)(void* self, uint32_t timeout_ms, lh_change_sink sink, void* sink_ctx,
                             lh_error* err);
-  /* --- ABI 1.2 (optional: NULL, or not covered by struct_size, and the host reads one by one) */
-  /* Calls sink once per document of ids[0..n) that exists, in any order, all read from one
+  /* --- ABI 1.2 --- */
+  /* [optional since 1.2; absent or NULL: the host reads one by one with document_get]
+   * Calls sink once per document of ids[0..n) that exists, in any order, all read from one
    * snapshot of the store; absent ids are skipped. LH_ERR_NOT_FOUND if the collection does not
    * exist; LH_ERR_UNSUPPORTED makes the host fall back to document_get. */
   lh_status (*documents_get)(void* self, lh_str collection, const lh_str* ids, size_t n,
@@ -364,16 +396,17 @@ typedef struct lh_plugin_descriptor {
   uint32_t struct_size; /* sizeof(lh_plugin_descriptor) the plugin was built with */
   uint16_t abi_major;   /* LH_ABI_MAJOR the plugin was built with */
   uint16_t abi_minor;   /* LH_ABI_MINOR the plugin was built with */
-  /* --- ABI 1.0 --- */
+  /* --- ABI 1.0: every member below is [required since 1.0] unless marked otherwise --- */
   uint32_t kind;           /* lh_plugin_kind */
   uint32_t flags;          /* LH_FLAG_* */
   const char* name;        /* NUL-terminated, e.g. "embed-hash" */
   const char* version;     /* NUL-terminated plugin version, e.g. "1.0.0" */
-  const char* description; /* NUL-terminated, one line */
-  /* NUL-terminated JSON Schema (draft-04 as RapidJSON implements it) of the `config` object a
-   * manifest gives this plugin. The host validates the config against it before create(). */
+  const char* description; /* [optional since 1.0] NUL-terminated, one line; may be NULL */
+  /* [optional since 1.0; NULL means "{}"] NUL-terminated JSON Schema (draft-04 as RapidJSON
+   * implements it) of the `config` object a manifest gives this plugin. The host validates the
+   * config against it before create(). */
   const char* config_schema;
-  /* NUL-terminated description of the toolchain the plugin was built with (compiler and C++
+  /* [optional since 1.0] NUL-terminated description of the toolchain the plugin was built with (compiler and C++
    * runtime), shown by the host next to load errors and in /v1/plugins. */
   const char* build_info;
   /* Creates an instance from a validated config (JSON text, host-owned). `host` stays valid
@@ -382,7 +415,7 @@ typedef struct lh_plugin_descriptor {
   /* Destroys an instance. Called once, off the request path, after the last request that used
    * it has finished. */
   void (*destroy)(void* self);
-  /* Optional (may be NULL): LH_OK when the instance can serve; used by GET /health. */
+  /* [optional since 1.0; may be NULL] LH_OK when the instance can serve; used by GET /health. */
   lh_status (*health)(void* self, lh_error* err);
   /* The function table of `kind`: points to an lh_<kind>_v1 struct with static lifetime. */
   const void* table;
