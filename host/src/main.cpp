@@ -280,8 +280,9 @@ int main(int argc, char** argv) {
       ->envname("LAKEHOST_DATA")
       ->capture_default_str();
   cmd->add_option("--plugin-dir", plugin_dirs,
-                  "Directory plugins may be loaded from (repeatable; default: next to the "
-                  "executable)")
+                  "Directory plugins may be loaded from (repeatable). Replaces the default, "
+                  "../plugins and ../lib/lakehost/plugins next to the executable: name them too "
+                  "to keep the stock plugins")
       ->envname("LAKEHOST_PLUGIN_DIR")
       ->delimiter(':');
   cmd->add_option("--threads", http.threads, "HTTP worker threads")
