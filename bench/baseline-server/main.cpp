@@ -1,7 +1,7 @@
 // lakehost-baseline-server: the bare-Pistache baseline of bench/run.sh. POST on any path: the body
 // is parsed with RapidJSON (malformed → 400) and answered with a FIXED three-result JSON shaped and
 // sized like lakehost's /v1/matrix/search reply (~1 KB). Same Pistache options and the same
-// keep-alive workarounds as lakehost's host/src/http_server.cpp; nothing else.
+// keep-alive workarounds as lakehost's host/src/http/server.cpp; nothing else.
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>

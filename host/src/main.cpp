@@ -10,17 +10,19 @@
 
 #include <arpa/inet.h>
 
-#include "api.h"
-#include "api_keys.h"
-#include "change_follower.h"
-#include "cpu_kernels.h"
-#include "http_server.h"
-#include "json_util.h"
-#include "manifest_watcher.h"
-#include "metrics.h"
-#include "plugin_loader.h"
-#include "readiness.h"
-#include "registry.h"
+#include "http/api.h"
+#include "http/api_keys.h"
+#include "core/change_follower.h"
+#include "common/cpu_kernels.h"
+#include "http/server.h"
+#include "common/json.h"
+#include "core/manifest_watcher.h"
+#include "http/metrics.h"
+#include "plugin/failures.h"
+#include "common/prometheus.h"
+#include "plugin/loader.h"
+#include "core/readiness.h"
+#include "core/registry.h"
 
 namespace fs = std::filesystem;
 using namespace lakehost;
@@ -110,11 +112,29 @@ int check_keys(const std::string& file) {
 
 }  // namespace
 
-int serve(const std::string& listen, const fs::path& manifests, const fs::path& data,
-          std::vector<fs::path> plugin_dirs, HttpOptions http, bool watch, const std::string& demo,
-          const std::string& demo_collection, const std::string& port_file,
-          size_t embed_cache_entries, ProbeOptions probe, const std::string& api_keys_file,
-          bool insecure_no_auth) {
+// Everything `lakehost serve` is told on its command line (or environment).
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string manifests = "manifests";
+  std::string data = "data/run";
+  std::vector<std::string> plugin_dirs;  // empty: default_plugin_dirs()
+  HttpOptions http;
+  bool watch = true;
+  std::string demo;  // a JSON-lines corpus, or empty
+  std::string demo_collection = "workers";
+  std::string port_file;
+  size_t embed_cache_entries = 10000;
+  ProbeOptions probe;
+  std::string api_keys_file;
+  bool insecure_no_auth = false;
+};
+
+int serve(ServeOptions o) {
+  const std::string& listen = o.listen;
+  const fs::path manifests = o.manifests, data = o.data;
+  HttpOptions& http = o.http;
+  const auto& demo = o.demo;
+  const auto& api_keys_file = o.api_keys_file;
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "lakehost: --listen must be HOST:PORT, got \"" << listen << "\"\n";
@@ -136,7 +156,7 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   if (keys->enabled()) {
     spdlog::info("API keys: {} loaded from {}", keys->current()->keys.size(), api_keys_file);
   } else if (!is_loopback(http.host)) {
-    if (!insecure_no_auth) {
+    if (!o.insecure_no_auth) {
       spdlog::critical(
           "refusing to listen on {} without API keys: anyone who can reach it could read, change "
           "and delete everything. Give --api-keys FILE (see `lakehost keys new`), listen on "
@@ -161,12 +181,12 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
 
   std::error_code ec;
   fs::create_directories(data, ec);
-  if (plugin_dirs.empty()) plugin_dirs = default_plugin_dirs();
   LoaderOptions lo;
-  lo.plugin_dirs = plugin_dirs;
+  lo.plugin_dirs.assign(o.plugin_dirs.begin(), o.plugin_dirs.end());
+  if (lo.plugin_dirs.empty()) lo.plugin_dirs = default_plugin_dirs();
   lo.data_dir = fs::absolute(data);
   lo.runtime_dir = lo.data_dir / ".loaded-plugins";
-  lo.health_timeout = probe.timeout;
+  lo.health_timeout = o.probe.timeout;
   for (const auto& d : lo.plugin_dirs) spdlog::info("plugin directory: {}", d.string());
   const auto& ki = kernel_info();
   spdlog::info("vector kernel: {} (CPU: {}; best supported: {}{})", ki.kernel,
@@ -183,20 +203,19 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   Metrics metrics;
   metrics.add_collector([](std::string& out) {
     const auto& ki = kernel_info();
-    out +=
-        "# HELP lakehost_vector_kernel_info The SIMD level of the vector kernels in use.\n"
-        "# TYPE lakehost_vector_kernel_info gauge\n"
-        "lakehost_vector_kernel_info{kernel=\"" +
-        ki.kernel + "\",detected=\"" + ki.detected + "\",cpu=\"" + label_value(ki.cpu_model) +
-        "\"} 1\n";
+    prometheus::Text(out)
+        .family("lakehost_vector_kernel_info", "gauge",
+                "The SIMD level of the vector kernels in use.")
+        .sample("lakehost_vector_kernel_info",
+                {{"kernel", ki.kernel}, {"detected", ki.detected}, {"cpu", ki.cpu_model}}, 1);
   });
-  Api api(registry, metrics, embed_cache_entries);
+  Api api(registry, metrics, o.embed_cache_entries);
   api.set_api_keys(keys.get());
   metrics.add_collector([&](std::string& out) { keys->render_metrics(out); });
   if (!demo.empty()) {
     try {
-      size_t n = api.seed_collection(demo_collection, demo);
-      if (n) spdlog::info("loaded {} demo documents into \"{}\"", n, demo_collection);
+      size_t n = api.seed_collection(o.demo_collection, demo);
+      if (n) spdlog::info("loaded {} demo documents into \"{}\"", n, o.demo_collection);
     } catch (const std::exception& e) {
       spdlog::critical("cannot load the demo corpus: {}", e.what());
       return 1;
@@ -209,7 +228,7 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
   metrics.add_collector(render_plugin_failure_metrics);
   // Plugin health checks run on the prober's threads only: /health never calls a plugin, and
   // /ready reports the prober's last results.
-  Readiness readiness(registry, probe);
+  Readiness readiness(registry, o.probe);
   metrics.add_collector([&](std::string& out) { readiness.render_metrics(out); });
   api.set_readiness(&readiness);
   readiness.start();
@@ -226,12 +245,12 @@ int serve(const std::string& listen, const fs::path& manifests, const fs::path& 
                first.generation);
   // Watch before announcing readiness, so an edit made right after start-up is not missed.
   std::unique_ptr<ManifestWatcher> watcher;
-  if (watch)
+  if (o.watch)
     watcher =
         std::make_unique<ManifestWatcher>(manifests, [&] { registry.reload("manifests changed"); });
-  if (!port_file.empty()) {
-    std::ofstream(port_file + ".tmp") << server.port() << "\n";
-    fs::rename(port_file + ".tmp", port_file, ec);
+  if (!o.port_file.empty()) {
+    std::ofstream(o.port_file + ".tmp") << server.port() << "\n";
+    fs::rename(o.port_file + ".tmp", o.port_file, ec);
   }
 
   for (;;) {
@@ -259,27 +278,23 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   auto* cmd = app.add_subcommand("serve", "Serve the REST API");
 
-  std::string listen = "127.0.0.1:8080", manifests = "manifests", data = "data/run";
-  std::vector<std::string> plugin_dirs;
-  std::string log_level = "info", demo, demo_collection = "workers", port_file;
-  HttpOptions http;
+  ServeOptions o;
+  HttpOptions& http = o.http;
+  std::string log_level = "info";
   size_t max_body = http.max_body_bytes;
   int64_t header_ms = 10000, body_ms = 30000, keepalive_ms = 60000;
   bool no_watch = false;
-  size_t embed_cache_entries = 10000;
   int64_t probe_interval_ms = 5000, probe_timeout_ms = 2000;
-  std::string api_keys_file;
-  bool insecure_no_auth = false;
-  cmd->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
+  cmd->add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")
       ->envname("LAKEHOST_LISTEN")
       ->capture_default_str();
-  cmd->add_option("--manifests", manifests, "Directory of plugin manifests (*.json)")
+  cmd->add_option("--manifests", o.manifests, "Directory of plugin manifests (*.json)")
       ->envname("LAKEHOST_MANIFESTS")
       ->capture_default_str();
-  cmd->add_option("--data", data, "Data directory (databases, loaded-plugin copies)")
+  cmd->add_option("--data", o.data, "Data directory (databases, loaded-plugin copies)")
       ->envname("LAKEHOST_DATA")
       ->capture_default_str();
-  cmd->add_option("--plugin-dir", plugin_dirs,
+  cmd->add_option("--plugin-dir", o.plugin_dirs,
                   "Directory plugins may be loaded from (repeatable). Replaces the default, "
                   "../plugins and ../lib/lakehost/plugins next to the executable: name them too "
                   "to keep the stock plugins")
@@ -306,7 +321,7 @@ int main(int argc, char** argv) {
                   "Such requests that may wait for a thread; beyond it: 503 server_busy")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  cmd->add_option("--embed-cache-entries", embed_cache_entries,
+  cmd->add_option("--embed-cache-entries", o.embed_cache_entries,
                   "Query embeddings kept in the LRU embed cache (0 disables it)")
       ->envname("LAKEHOST_EMBED_CACHE_ENTRIES")
       ->capture_default_str();
@@ -321,20 +336,20 @@ int main(int argc, char** argv) {
       ->envname("LAKEHOST_PROBE_TIMEOUT_MS")
       ->check(CLI::Range(int64_t{10}, int64_t{600000}))
       ->capture_default_str();
-  cmd->add_option("--api-keys", api_keys_file,
+  cmd->add_option("--api-keys", o.api_keys_file,
                   "JSON file of API keys (names, SHA-256 digests, scopes, collections); re-read "
                   "on reload and SIGHUP. Without it every route is open and only loopback "
                   "addresses may be listened on")
       ->envname("LAKEHOST_API_KEYS");
-  cmd->add_flag("--insecure-no-auth", insecure_no_auth,
+  cmd->add_flag("--insecure-no-auth", o.insecure_no_auth,
                 "Allow listening beyond loopback without API keys (when a proxy in front "
                 "authenticates)");
   cmd->add_flag("--no-watch", no_watch, "Do not reload when the manifests directory changes");
-  cmd->add_option("--demo", demo, "JSON-lines corpus to load when the demo collection is empty")
+  cmd->add_option("--demo", o.demo, "JSON-lines corpus to load when the demo collection is empty")
       ->envname("LAKEHOST_DEMO");
-  cmd->add_option("--demo-collection", demo_collection, "Collection the demo corpus goes into")
+  cmd->add_option("--demo-collection", o.demo_collection, "Collection the demo corpus goes into")
       ->capture_default_str();
-  cmd->add_option("--port-file", port_file, "Write the bound port to this file once listening");
+  cmd->add_option("--port-file", o.port_file, "Write the bound port to this file once listening");
   cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->envname("LAKEHOST_LOG_LEVEL")
       ->capture_default_str();
@@ -366,10 +381,8 @@ int main(int argc, char** argv) {
   http.header_timeout = std::chrono::milliseconds(header_ms);
   http.body_timeout = std::chrono::milliseconds(body_ms);
   http.keepalive_timeout = std::chrono::milliseconds(keepalive_ms);
-  std::vector<fs::path> dirs(plugin_dirs.begin(), plugin_dirs.end());
-  ProbeOptions probe;
-  probe.interval = std::chrono::milliseconds(probe_interval_ms);
-  probe.timeout = std::chrono::milliseconds(probe_timeout_ms);
-  return serve(listen, manifests, data, dirs, http, !no_watch, demo, demo_collection, port_file,
-               embed_cache_entries, probe, api_keys_file, insecure_no_auth);
+  o.watch = !no_watch;
+  o.probe.interval = std::chrono::milliseconds(probe_interval_ms);
+  o.probe.timeout = std::chrono::milliseconds(probe_timeout_ms);
+  return serve(std::move(o));
 }

@@ -6,7 +6,7 @@
 #include <csignal>
 #include <thread>
 
-#include "api_keys.h"
+#include "http/api_keys.h"
 #include "e2e_support.h"
 
 namespace lakehost::e2e {

@@ -1,4 +1,4 @@
-// Every route of BRIEF §5 that host/src/api.cpp implements, with the response shapes clients
+// Every route of BRIEF §5 that host/src/http/api.cpp implements, with the response shapes clients
 // rely on. Error statuses are in errors_test.cpp.
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-// Fuzz target: the API-key file (ApiKeySet::parse in host/src/api_keys.cpp), read at start, on
+// Fuzz target: the API-key file (ApiKeySet::parse in host/src/http/api_keys.cpp), read at start, on
 // reload and on SIGHUP, and the lookup of a presented key in what it parsed. The input's first
 // line is a presented credential (the value of an Authorization header and then of X-API-Key);
 // the rest is the key file.
@@ -11,9 +11,9 @@
 
 #include <set>
 
-#include "api_keys.h"
+#include "http/api_keys.h"
 #include "fuzz_input.h"
-#include "json_util.h"
+#include "common/json.h"
 
 using namespace lakehost;
 

@@ -1,7 +1,7 @@
 // Fuzz target: a request as the server receives it, bytes from the socket to a handler. The
 // input is what one connection sends (several pipelined requests allowed), framed as
-// PistacheHandler::onInput in host/src/http_server.cpp frames it: each head (request line and
-// headers, at most 64 KiB) goes through parse_request_head (host/src/http_head.cpp: framing,
+// PistacheHandler::onInput in host/src/http/server.cpp frames it: each head (request line and
+// headers, at most 64 KiB) goes through parse_request_head (host/src/http/head.cpp: framing,
 // refusals, the API key presented), then head and exactly Content-Length body bytes go through
 // Pistache's own Http::RequestParser (feed, parse), and a complete request is dispatched by the
 // router (path splitting, percent-decoding of the placeholders and the query, key checks) with
@@ -16,13 +16,13 @@
 
 #include <fstream>
 
-#include "api_keys.h"
+#include "http/api_keys.h"
 #include "fuzz_input.h"
 #include "fuzz_scratch.h"
-#include "http_head.h"
-#include "http_server.h"
-#include "json_util.h"
-#include "metrics.h"
+#include "http/head.h"
+#include "http/server.h"
+#include "common/json.h"
+#include "http/metrics.h"
 
 using namespace lakehost;
 using namespace Pistache;

@@ -18,9 +18,9 @@
 
 #include "fuzz_input.h"
 #include "fuzz_scratch.h"
-#include "json_util.h"
-#include "manifest.h"
-#include "plugin_loader.h"
+#include "common/json.h"
+#include "plugin/manifest.h"
+#include "plugin/loader.h"
 
 namespace fs = std::filesystem;
 using namespace lakehost;

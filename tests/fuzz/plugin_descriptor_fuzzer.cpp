@@ -1,5 +1,5 @@
 // Fuzz target: the loader's checks of a plugin descriptor (check_descriptor in
-// host/src/plugin_loader.cpp), the only plugin data the host reads before it trusts the
+// host/src/plugin/loader.cpp), the only plugin data the host reads before it trusts the
 // library's ABI. A descriptor struct is built from the input behind a stub entry point, laid
 // out the way a real library's would be and no more generously: the descriptor holds exactly
 // `struct_size` bytes (at least the 8 that carry the size and versions), every string sits in
@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "fuzz_input.h"
-#include "json_util.h"
-#include "plugin_loader.h"
+#include "common/json.h"
+#include "plugin/loader.h"
 
 using lakehost::fuzz::Input;
 

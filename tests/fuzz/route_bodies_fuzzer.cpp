@@ -21,15 +21,15 @@
 #include <fstream>
 #include <map>
 
-#include "api.h"
-#include "api_error.h"
+#include "http/api.h"
+#include "http/errors.h"
 #include "fuzz_input.h"
 #include "fuzz_scratch.h"
-#include "http_server.h"
-#include "json_util.h"
-#include "metrics.h"
-#include "plugin_loader.h"
-#include "registry.h"
+#include "http/server.h"
+#include "common/json.h"
+#include "http/metrics.h"
+#include "plugin/loader.h"
+#include "core/registry.h"
 
 namespace fs = std::filesystem;
 using namespace lakehost;
@@ -249,7 +249,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       check_answer(r);
     }
-  } catch (const ApiError&) {
+  } catch (const HostError&) {
     // answered with its envelope by the server
   } catch (const std::exception& e) {
     std::fprintf(stderr, "deferred answer threw (a 500): %s\n", e.what());

@@ -18,7 +18,7 @@
 #include "host_process.h"
 #include "http_client.h"
 #include "plugin_fixture.h"
-#include "plugin_loader.h"
+#include "plugin/loader.h"
 
 namespace fs = std::filesystem;
 using lakehost::test::copy_default_manifests;

@@ -12,10 +12,10 @@
 #include <string>
 
 #include "host_process.h"
-#include "manifest.h"
-#include "plugin_calls.h"
+#include "plugin/manifest.h"
+#include "plugin/calls.h"
 #include "plugin_fixture.h"
-#include "plugin_loader.h"
+#include "plugin/loader.h"
 
 namespace fs = std::filesystem;
 using namespace lakehost;

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "plugin_loader.h"
+#include "plugin/loader.h"
 
 namespace fs = std::filesystem;
 

@@ -1,12 +1,12 @@
 // The API key file, the lookup of a presented key, and reading a key from a request's head.
-#include "api_keys.h"
+#include "http/api_keys.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
 
-#include "http_head.h"
+#include "http/head.h"
 
 namespace lakehost {
 namespace {

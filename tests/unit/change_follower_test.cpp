@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "change_follower.h"
+#include "core/change_follower.h"
 #include "host_process.h"
 #include "plugin_fixture.h"
 
@@ -99,7 +99,7 @@ namespace {
 // What Api::upsert does for a local write: storage, then the index, inside the shared write
 // gate and a LocalWrites scope.
 void write_locally(Registry& registry, const std::string& id, const std::string& text) {
-  std::shared_lock gate(registry.write_gate());
+  WriteScope write(registry);
   auto gen = registry.current();
   auto coll = gen->collection("c");
   DocumentRecord d;

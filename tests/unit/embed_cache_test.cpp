@@ -2,9 +2,9 @@
 // instances (a swapped embedder never serves its predecessor's vectors).
 #include <gtest/gtest.h>
 
-#include "embed_cache.h"
-#include "manifest.h"
-#include "plugin_calls.h"
+#include "core/embed_cache.h"
+#include "plugin/manifest.h"
+#include "plugin/calls.h"
 #include "plugin_fixture.h"
 
 using namespace lakehost;

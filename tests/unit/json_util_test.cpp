@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "json_util.h"
+#include "common/json.h"
 
 using lakehost::json::Schema;
 

@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "host_process.h"
-#include "json_util.h"
-#include "manifest.h"
+#include "common/json.h"
+#include "plugin/manifest.h"
 #include "plugin_fixture.h"
 
 using namespace lakehost;

@@ -11,7 +11,7 @@
 
 #include "host_process.h"
 #include "plugin_fixture.h"
-#include "registry.h"
+#include "core/registry.h"
 
 using namespace lakehost;
 namespace fs = std::filesystem;
@@ -49,6 +49,7 @@ class RegistryTest : public ::testing::Test {
 
   // Creates collection `name` with `n` documents through storage and the live generation.
   void add_collection(const std::string& name, int n) {
+    WriteScope write(*registry_);
     auto gen = registry_->current();
     auto storage = gen->storage();
     auto coll = Registry::build_collection(*gen, nullptr, name, CollectionSettings{}, nullptr);
@@ -69,7 +70,6 @@ class RegistryTest : public ::testing::Test {
     storage.documents_upsert(name, docs);
     coll->upsert(docs);
     gen->put_collection(coll);
-    registry_->note_write();
   }
 
   std::string manifests_;

@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "eval_set.h"
-#include "manifest.h"
-#include "plugin_loader.h"
+#include "plugin/manifest.h"
+#include "plugin/loader.h"
 
 namespace fs = std::filesystem;
 using namespace embed_eval;

@@ -55,8 +55,8 @@ using IndexPtr = std::shared_ptr<const Bm25Index>;
 
 // ABI 1.1 appended revision and documents_scan to lh_score_services; an older host's struct
 // ends before them.
-bool has_documents_scan(const lh_score_services& s) {
-  return LH_HAS_FIELD(lh_score_services, &s, documents_scan) && s.documents_scan != nullptr;
+bool has_documents_scan(const lh_score_services* s) {
+  return LH_HAS_FIELD(lh_score_services, s, documents_scan) && s->documents_scan != nullptr;
 }
 
 std::string num(double v) {
@@ -104,7 +104,7 @@ class HybridScorer final : public lakehost::RetrievalScorer {
     if (terms.empty()) return pass_through(req);  // search by vector (or only stopwords)
 
     const lh_score_services& services = *req.services;
-    const bool full = has_documents_scan(services);
+    const bool full = has_documents_scan(&services);
     IndexPtr index =
         full ? collection_index(lakehost::view(req.collection), services) : candidates_index(req);
     const auto hits = index->search(terms, params_, bm25_depth_);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The host's layers (host/CMakeLists.txt, docs/architecture.md "Source map"): a file includes only
+# from its own layer and the layers below it, and only the http layer sees HTTP (Pistache).
+#   common  <-  plugin  <-  core  <-  http        (main.cpp wires them together)
+# Prints every include that breaks the rule and fails if there is one.
+set -euo pipefail
+src="${1:-$(dirname "$0")/../host/src}"
+declare -A allowed=(
+  [common]="common"
+  [plugin]="common plugin"
+  [core]="common plugin core"
+  [http]="common plugin core http"
+)
+bad=0
+for layer in common plugin core http; do
+  for file in "$src/$layer"/*; do
+    while IFS= read -r line; do
+      inc="${line#*\"}"
+      inc="${inc%%\"*}"
+      dep="${inc%%/*}"
+      [ "$dep" = "$inc" ] && continue  # not a host header
+      case " ${allowed[$layer]} " in
+        *" $dep "*) ;;
+        *) echo "${file#"$src"/}: includes \"$inc\" ($layer may not depend on $dep)"; bad=1 ;;
+      esac
+    done < <(grep -E '^#include "' "$file" || true)
+    if [ "$layer" != http ] && grep -qE '^#include <pistache/' "$file"; then
+      echo "${file#"$src"/}: includes Pistache (only the http layer sees HTTP)"; bad=1
+    fi
+  done
+done
+exit $bad
