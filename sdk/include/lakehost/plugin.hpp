@@ -20,7 +20,9 @@
 
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <new>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -97,6 +99,29 @@ class VectorBackend : public Plugin {
   virtual Index* create_index(uint32_t dimension) = 0;  // caller owns (delete)
 };
 
+namespace detail {
+inline std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Runs fn() inside a C sink the host calls. An exception must not unwind through the host's
+// frames, so it is kept here and rethrown by rethrow() once the host's call has returned; later
+// sink calls of the same host call are ignored.
+struct SinkGuard {
+  std::exception_ptr error;
+  template <typename Fn>
+  void operator()(Fn&& fn) noexcept {
+    if (error) return;
+    try {
+      fn();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (error) std::rethrow_exception(error);
+  }
+};
+}  // namespace detail
+
 class RetrievalScorer : public Plugin {
  public:
   static constexpr lh_plugin_kind kKind = LH_KIND_RETRIEVAL_SCORER;
@@ -105,8 +130,147 @@ class RetrievalScorer : public Plugin {
     float distance;
     uint32_t flags;
   };
+  struct Candidate {
+    std::string_view id;
+    float distance;  // cosine distance from the vector backend
+  };
+  // A recorded feedback ("playbook") entry; query_vector has the request's dimension (empty if
+  // the host gave none).
+  struct Feedback {
+    std::string_view query;
+    std::span<const float> query_vector;
+    std::string_view role;
+    std::string_view id;
+    float score;
+  };
+
+  // The host's per-request services (valid only during score()). LH_ERR_NOT_FOUND becomes
+  // nullopt; any other failure is thrown as lakehost::Error with the host's status.
+  class Services {
+   public:
+    Services(const lh_score_services* s, uint32_t dimension) : s_(s), dimension_(dimension) {}
+
+    // The stored unit vector (the request's dimension) of document `id`.
+    std::optional<std::vector<float>> document_vector(std::string_view id) const {
+      if (!s_ || !s_->document_vector) unsupported("document_vector");
+      std::vector<float> out(dimension_);
+      if (!found(s_->document_vector(s_->ctx, str(id), out.data()), "document_vector", id))
+        return std::nullopt;
+      return out;
+    }
+    std::optional<std::string> document_text(std::string_view id) const {
+      if (!s_ || !s_->document_text) unsupported("document_text");
+      return copy_out(s_->document_text, "document_text", id);
+    }
+    // ABI 1.3: the document's metadata, a JSON object as text ("{}" when it has none). Throws
+    // LH_ERR_UNSUPPORTED when the host is older (see has_document_metadata()).
+    std::optional<std::string> document_metadata(std::string_view id) const {
+      if (!has_document_metadata()) unsupported("document_metadata (ABI 1.3)");
+      return copy_out(s_->document_metadata, "document_metadata", id);
+    }
+    bool has_document_metadata() const {
+      return LH_HAS_FIELD(lh_score_services, s_, document_metadata) &&
+             s_->document_metadata != nullptr;
+    }
+    // ABI 1.1: the collection's content revision; nullopt from an older host.
+    std::optional<uint64_t> revision() const {
+      if (!LH_HAS_FIELD(lh_score_services, s_, revision)) return std::nullopt;
+      return s_->revision;
+    }
+    // ABI 1.1: whether scan() is available.
+    bool has_scan() const {
+      return LH_HAS_FIELD(lh_score_services, s_, documents_scan) && s_->documents_scan != nullptr;
+    }
+    // Calls fn(id, text) once per document of the collection (views valid during the call).
+    // The host holds the collection's read lock meanwhile: copy out, work after.
+    void scan(const std::function<void(std::string_view id, std::string_view text)>& fn) const {
+      if (!has_scan()) unsupported("documents_scan (ABI 1.1)");
+      struct Ctx {
+        const std::function<void(std::string_view, std::string_view)>* fn;
+        detail::SinkGuard guard;
+      } ctx{&fn, {}};
+      auto sink = [](void* c, lh_str id, lh_str text) {
+        auto* x = static_cast<Ctx*>(c);
+        x->guard([&] { (*x->fn)(view(id), view(text)); });
+      };
+      const lh_status st = s_->documents_scan(s_->ctx, sink, &ctx);
+      ctx.guard.rethrow();
+      if (st != LH_OK) throw Error(st, "documents_scan failed (status " + std::to_string(st) + ")");
+    }
+    const lh_score_services* raw() const { return s_; }
+
+   private:
+    using TextFn = lh_status (*)(void*, lh_str, void (*)(void*, lh_str), void*);
+
+    [[noreturn]] static void unsupported(const char* what) {
+      throw Error(LH_ERR_UNSUPPORTED, std::string("the host does not provide ") + what);
+    }
+    static bool found(lh_status st, const char* what, std::string_view id) {
+      if (st == LH_OK) return true;
+      if (st == LH_ERR_NOT_FOUND) return false;
+      throw Error(st, std::string(what) + "(" + detail::quoted(id) + ") failed (status " +
+                          std::to_string(st) + ")");
+    }
+    std::optional<std::string> copy_out(TextFn fn, const char* what, std::string_view id) const {
+      struct Ctx {
+        std::string text;
+        detail::SinkGuard guard;
+      } ctx;
+      auto sink = [](void* c, lh_str text) {
+        auto* x = static_cast<Ctx*>(c);
+        x->guard([&] { x->text.assign(view(text)); });
+      };
+      const lh_status st = fn(s_->ctx, str(id), sink, &ctx);
+      ctx.guard.rethrow();
+      if (!found(st, what, id)) return std::nullopt;
+      return std::move(ctx.text);
+    }
+
+    const lh_score_services* s_;
+    uint32_t dimension_;
+  };
+
+  // One search, as C++ views of the host's lh_score_request: no text or vector is copied, and
+  // every view is valid only during score().
+  struct ScoreRequest {
+    explicit ScoreRequest(const lh_score_request& r)
+        : collection(view(r.collection)),
+          query(view(r.query)),
+          role(view(r.role)),
+          query_vector(r.query_vector ? std::span<const float>(r.query_vector, r.dimension)
+                                      : std::span<const float>()),
+          k(r.k),
+          services(r.services, r.dimension),
+          raw_(&r) {
+      candidates.reserve(r.n_candidates);
+      for (size_t i = 0; i < r.n_candidates; ++i)
+        candidates.push_back({view(r.candidates[i].id), r.candidates[i].distance});
+      feedback.reserve(r.n_feedback);
+      for (size_t i = 0; i < r.n_feedback; ++i) {
+        const lh_feedback& f = r.feedback[i];
+        feedback.push_back({view(f.query),
+                            f.query_vector ? std::span<const float>(f.query_vector, r.dimension)
+                                           : std::span<const float>(),
+                            view(f.role), view(f.id), f.score});
+      }
+    }
+    std::string_view collection;
+    std::string_view query;  // empty when the client searched by vector
+    std::string_view role;   // empty when the client gave none
+    std::span<const float> query_vector;
+    uint32_t k;                         // how many results the client wants
+    std::vector<Candidate> candidates;  // ascending by distance
+    std::vector<Feedback> feedback;     // records of this collection the host found relevant
+    Services services;
+    // The C request, for anything the view does not cover.
+    const lh_score_request& raw() const { return *raw_; }
+
+   private:
+    const lh_score_request* raw_;
+  };
+
   virtual uint32_t overfetch() const { return 1; }
-  virtual std::vector<Result> score(const lh_score_request& request) = 0;
+  virtual std::vector<Result> score(const ScoreRequest& request) = 0;
 };
 
 class ChatProvider : public Plugin {
@@ -296,7 +460,8 @@ struct Table<T> {
         [](void* p, const lh_score_request* req, lh_score_sink sink, void* ctx,
            lh_error* err) noexcept {
           return guarded(err, [&] {
-            for (const auto& r : as(p)->score(*req)) sink(ctx, str(r.id), r.distance, r.flags);
+            const RetrievalScorer::ScoreRequest request(*req);
+            for (const auto& r : as(p)->score(request)) sink(ctx, str(r.id), r.distance, r.flags);
           });
         }};
     return &table;
