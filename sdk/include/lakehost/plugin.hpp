@@ -285,30 +285,58 @@ class ChatProvider : public Plugin {
 class StorageBackend : public Plugin {
  public:
   static constexpr lh_plugin_kind kKind = LH_KIND_STORAGE_BACKEND;
+  // A stored document, viewed: valid only during the callback it is passed to.
+  struct Document {
+    std::string_view id;
+    std::string_view text;
+    std::string_view metadata_json;  // a JSON object, as text
+    std::span<const float> vector;   // empty: none
+  };
+  // A change another writer committed (see changes_wait).
+  struct Change {
+    lh_change_kind kind;
+    std::string_view collection;    // COLLECTION, DOCUMENT: the collection; else empty
+    std::string_view key;           // DOCUMENT: the document id; KV: the key; else empty
+    int64_t committed_unix_us = 0;  // by the store's clock; 0: unknown
+  };
+  using CollectionFn = std::function<void(std::string_view name, std::string_view settings_json)>;
+  using DocumentFn = std::function<void(const Document&)>;
+  using KvFn = std::function<void(std::string_view key, std::string_view value)>;
+  using ChangeFn = std::function<void(const Change&)>;
+
+  // NOT_FOUND rules (plugin_api.h): every call naming a missing collection throws
+  // Error(LH_ERR_NOT_FOUND); an absent item is reported by the return value (nullopt, false),
+  // which the adapter turns into LH_ERR_NOT_FOUND.
   virtual bool collection_put(std::string_view name, std::string_view settings_json) = 0;
-  virtual void collection_get(std::string_view name, lh_collection_sink sink, void* ctx) = 0;
-  virtual void collection_list(lh_collection_sink sink, void* ctx) = 0;
+  // The collection's settings, or nullopt if there is no such collection.
+  virtual std::optional<std::string> collection_get(std::string_view name) = 0;
+  // fn(name, settings_json) once per collection, ordered by name.
+  virtual void collection_list(const CollectionFn& fn) = 0;
   virtual void collection_delete(std::string_view name) = 0;
   virtual void documents_upsert(std::string_view collection,
                                 std::span<const lh_document> documents) = 0;
-  virtual void document_get(std::string_view collection, std::string_view id, lh_document_sink sink,
-                            void* ctx) = 0;
+  // fn(document) once and true, or false if there is no such document (or collection).
+  virtual bool document_get(std::string_view collection, std::string_view id,
+                            const DocumentFn& fn) = 0;
   virtual void document_delete(std::string_view collection, std::string_view id) = 0;
-  virtual void documents_scan(std::string_view collection, lh_document_sink sink, void* ctx) = 0;
+  // fn(document) once per document, ordered by id.
+  virtual void documents_scan(std::string_view collection, const DocumentFn& fn) = 0;
   virtual uint64_t document_count(std::string_view collection) = 0;
   virtual void kv_put(std::string_view key, std::string_view value) = 0;
-  virtual void kv_get(std::string_view key, lh_bytes_sink sink, void* ctx) = 0;
+  // The value, or nullopt if the key is absent.
+  virtual std::optional<std::string> kv_get(std::string_view key) = 0;
   virtual void kv_delete(std::string_view key) = 0;
-  virtual void kv_list(std::string_view prefix, lh_kv_sink sink, void* ctx) = 0;
+  // fn(key, value) for every key starting with `prefix`, ordered by key.
+  virtual void kv_list(std::string_view prefix, const KvFn& fn) = 0;
   // Storage shared by several processes reports other writers' changes (see plugin_api.h).
   // The default says the store is private to this process.
-  virtual void changes_wait(uint32_t /*timeout_ms*/, lh_change_sink /*sink*/, void* /*ctx*/) {
+  virtual void changes_wait(uint32_t /*timeout_ms*/, const ChangeFn& /*fn*/) {
     throw Error(LH_ERR_UNSUPPORTED, "storage is private to one process: no change feed");
   }
-  // ABI 1.2: several documents in one call (absent ids skipped). The default makes the host
-  // read them one by one with document_get.
-  virtual void documents_get(std::string_view /*collection*/, std::span<const lh_str> /*ids*/,
-                             lh_document_sink /*sink*/, void* /*ctx*/) {
+  // ABI 1.2: fn(document) for each of `ids` that exists, from one snapshot (absent ids skipped).
+  // The default makes the host read them one by one with document_get.
+  virtual void documents_get(std::string_view /*collection*/,
+                             std::span<const std::string_view> /*ids*/, const DocumentFn& /*fn*/) {
     throw Error(LH_ERR_UNSUPPORTED, "documents_get is not implemented: use document_get");
   }
 };
@@ -483,6 +511,19 @@ struct Table<T> {
   }
 };
 
+// The C sinks' shapes of the storage views. The sinks are the host's: they do not throw.
+inline lh_document c_document(const StorageBackend::Document& d) noexcept {
+  return {str(d.id), str(d.text), str(d.metadata_json),
+          d.vector.empty() ? nullptr : d.vector.data(), static_cast<uint32_t>(d.vector.size())};
+}
+
+inline StorageBackend::DocumentFn document_sink(lh_document_sink sink, void* ctx) {
+  return [sink, ctx](const StorageBackend::Document& d) {
+    const lh_document doc = c_document(d);
+    sink(ctx, &doc);
+  };
+}
+
 template <typename T>
 requires std::is_base_of_v<StorageBackend, T>
 struct Table<T> {
@@ -499,10 +540,18 @@ struct Table<T> {
           });
         },
         [](void* p, lh_str name, lh_collection_sink sink, void* ctx, lh_error* err) noexcept {
-          return guarded(err, [&] { as(p)->collection_get(view(name), sink, ctx); });
+          return guarded(err, [&] {
+            const auto settings = as(p)->collection_get(view(name));
+            if (!settings) throw Error(LH_ERR_NOT_FOUND, "no collection " + quoted(view(name)));
+            sink(ctx, name, str(*settings));
+          });
         },
         [](void* p, lh_collection_sink sink, void* ctx, lh_error* err) noexcept {
-          return guarded(err, [&] { as(p)->collection_list(sink, ctx); });
+          return guarded(err, [&] {
+            as(p)->collection_list([&](std::string_view n, std::string_view settings) {
+              sink(ctx, str(n), str(settings));
+            });
+          });
         },
         [](void* p, lh_str name, lh_error* err) noexcept {
           return guarded(err, [&] { as(p)->collection_delete(view(name)); });
@@ -512,13 +561,17 @@ struct Table<T> {
         },
         [](void* p, lh_str coll, lh_str id, lh_document_sink sink, void* ctx,
            lh_error* err) noexcept {
-          return guarded(err, [&] { as(p)->document_get(view(coll), view(id), sink, ctx); });
+          return guarded(err, [&] {
+            if (!as(p)->document_get(view(coll), view(id), document_sink(sink, ctx)))
+              throw Error(LH_ERR_NOT_FOUND, "no document " + quoted(view(id)) + " in collection " +
+                                                quoted(view(coll)));
+          });
         },
         [](void* p, lh_str coll, lh_str id, lh_error* err) noexcept {
           return guarded(err, [&] { as(p)->document_delete(view(coll), view(id)); });
         },
         [](void* p, lh_str coll, lh_document_sink sink, void* ctx, lh_error* err) noexcept {
-          return guarded(err, [&] { as(p)->documents_scan(view(coll), sink, ctx); });
+          return guarded(err, [&] { as(p)->documents_scan(view(coll), document_sink(sink, ctx)); });
         },
         [](void* p, lh_str coll, uint64_t* out, lh_error* err) noexcept {
           return guarded(err, [&] { *out = as(p)->document_count(view(coll)); });
@@ -527,20 +580,37 @@ struct Table<T> {
           return guarded(err, [&] { as(p)->kv_put(view(key), view(value)); });
         },
         [](void* p, lh_str key, lh_bytes_sink sink, void* ctx, lh_error* err) noexcept {
-          return guarded(err, [&] { as(p)->kv_get(view(key), sink, ctx); });
+          return guarded(err, [&] {
+            const auto value = as(p)->kv_get(view(key));
+            if (!value) throw Error(LH_ERR_NOT_FOUND, "no key " + quoted(view(key)));
+            sink(ctx, str(*value));
+          });
         },
         [](void* p, lh_str key, lh_error* err) noexcept {
           return guarded(err, [&] { as(p)->kv_delete(view(key)); });
         },
         [](void* p, lh_str prefix, lh_kv_sink sink, void* ctx, lh_error* err) noexcept {
-          return guarded(err, [&] { as(p)->kv_list(view(prefix), sink, ctx); });
+          return guarded(err, [&] {
+            as(p)->kv_list(view(prefix), [&](std::string_view k, std::string_view v) {
+              sink(ctx, str(k), str(v));
+            });
+          });
         },
         [](void* p, uint32_t timeout_ms, lh_change_sink sink, void* ctx, lh_error* err) noexcept {
-          return guarded(err, [&] { as(p)->changes_wait(timeout_ms, sink, ctx); });
+          return guarded(err, [&] {
+            as(p)->changes_wait(timeout_ms, [&](const StorageBackend::Change& c) {
+              const lh_change change{sizeof(lh_change), static_cast<uint32_t>(c.kind),
+                                     str(c.collection), str(c.key), c.committed_unix_us};
+              sink(ctx, &change);
+            });
+          });
         },
         [](void* p, lh_str coll, const lh_str* ids, size_t n, lh_document_sink sink, void* ctx,
            lh_error* err) noexcept {
-          return guarded(err, [&] { as(p)->documents_get(view(coll), {ids, n}, sink, ctx); });
+          return guarded(err, [&] {
+            const auto v = views(ids, n);
+            as(p)->documents_get(view(coll), v, document_sink(sink, ctx));
+          });
         }};
     return &table;
   }
