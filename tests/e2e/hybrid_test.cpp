@@ -2,7 +2,10 @@
 // profile that carries it before every other profile, where cosine alone does not; a document
 // that only BM25 can find is injected; a write or a delete is seen by the next search (the host's
 // revision and documents_scan services); a search by vector ranks exactly like scorer-cosine.
+#include <lakehost/plugin_api.h>
+
 #include <set>
+#include <string>
 
 #include "e2e_support.h"
 
@@ -81,7 +84,9 @@ TEST_F(HybridTest, ManifestLoadsItAsANonDefaultScorer) {
     if (std::string(p["id"].GetString()) != "scorer-hybrid") continue;
     found = true;
     EXPECT_EQ(std::string(p["kind"].GetString()), "retrieval_scorer");
-    EXPECT_EQ(std::string(p["abi"].GetString()), "1.2");
+    // Every plugin is built against the SDK's current ABI.
+    EXPECT_EQ(std::string(p["abi"].GetString()),
+              std::to_string(LH_ABI_MAJOR) + "." + std::to_string(LH_ABI_MINOR));
     EXPECT_FALSE(p["default"].GetBool());
   }
   EXPECT_TRUE(found) << "scorer-hybrid is not loaded: " << to_json(d);

@@ -46,7 +46,7 @@ std::vector<Emitted> score(const LoadedPlugin& p, const std::vector<lh_candidate
   static const float query_vector[4] = {1, 0, 0, 0};
   // The services of an ABI 1.0 host (no revision, no scan): this scorer needs nothing more.
   const lh_score_services services = {
-      offsetof(lh_score_services, revision), nullptr, &no_vector, &no_text, 0, nullptr};
+      offsetof(lh_score_services, revision), nullptr, &no_vector, &no_text, 0, nullptr, nullptr};
   // A feedback record for a candidate: the baseline scorer must not boost it.
   const lh_feedback feedback = {
       {"forklift operator", 17}, query_vector, {"", 0}, {"w0042", 5}, 1.0f};

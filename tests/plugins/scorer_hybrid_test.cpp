@@ -100,7 +100,8 @@ lh_status run(const LoadedPlugin& p, const Collection& coll, const Search& s, Re
                              &doc_vector,
                              &doc_text,
                              coll.revision,
-                             &docs_scan};
+                             &docs_scan,
+                             nullptr};
   if (s.abi_1_0_services) {
     services.struct_size = offsetof(lh_score_services, revision);
     services.documents_scan = nullptr;  // beyond struct_size: must not be read anyway

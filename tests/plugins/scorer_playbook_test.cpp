@@ -55,7 +55,7 @@ Results score(const LoadedPlugin& p, const std::string& role, const std::vector<
     feedback.push_back({s(r.query), r.qv.data(), s(r.role), s(r.id), r.score});
   // The services of an ABI 1.0 host (no revision, no scan): this scorer needs nothing more.
   const lh_score_services services = {
-      offsetof(lh_score_services, revision), nullptr, &doc_vector, &doc_text, 0, nullptr};
+      offsetof(lh_score_services, revision), nullptr, &doc_vector, &doc_text, 0, nullptr, nullptr};
   lh_score_request req{};
   req.struct_size = sizeof req;
   req.collection = {"workers", 7};

@@ -6,7 +6,7 @@
 // hybrid keyword scoring) start from this skeleton.
 //
 // plugin.hpp is the only include a plugin like this needs: it brings the C ABI and the std types
-// its interface uses (std::string, std::string_view, std::vector).
+// its interface uses (std::string, std::string_view, std::span, std::vector).
 #include <lakehost/plugin.hpp>
 
 namespace {
@@ -27,14 +27,13 @@ class CosineScorer final : public lakehost::RetrievalScorer {
   // fetch more than k.
   uint32_t overfetch() const override { return 1; }
 
-  std::vector<Result> score(const lh_score_request& request) override {
+  std::vector<Result> score(const ScoreRequest& request) override {
     std::vector<Result> results;
-    results.reserve(request.n_candidates);
-    for (size_t i = 0; i < request.n_candidates; ++i) {
-      const lh_candidate& c = request.candidates[i];
+    results.reserve(request.candidates.size());
+    for (const Candidate& c : request.candidates) {
       // Same id, same distance, no LH_RESULT_* flags. Result owns a copy of the id; the
       // adapter in plugin.hpp hands it to the host's sink.
-      results.push_back({std::string(lakehost::view(c.id)), c.distance, 0});
+      results.push_back({std::string(c.id), c.distance, 0});
     }
     return results;
   }

@@ -53,12 +53,6 @@ constexpr const char* kConfigSchema = R"({
 using scorer_hybrid::Bm25Index;
 using IndexPtr = std::shared_ptr<const Bm25Index>;
 
-// ABI 1.1 appended revision and documents_scan to lh_score_services; an older host's struct
-// ends before them.
-bool has_documents_scan(const lh_score_services* s) {
-  return LH_HAS_FIELD(lh_score_services, s, documents_scan) && s->documents_scan != nullptr;
-}
-
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -99,14 +93,15 @@ class HybridScorer final : public lakehost::RetrievalScorer {
   // can still move in with its vector rank counted.
   uint32_t overfetch() const override { return overfetch_; }
 
-  std::vector<Result> score(const lh_score_request& req) override {
-    const auto terms = scorer_hybrid::tokenize(lakehost::view(req.query), stopwords_);
+  std::vector<Result> score(const ScoreRequest& req) override {
+    const auto terms = scorer_hybrid::tokenize(req.query, stopwords_);
     if (terms.empty()) return pass_through(req);  // search by vector (or only stopwords)
 
-    const lh_score_services& services = *req.services;
-    const bool full = has_documents_scan(&services);
-    IndexPtr index =
-        full ? collection_index(lakehost::view(req.collection), services) : candidates_index(req);
+    // ABI 1.1 added revision and documents_scan; an older host gets the candidates-only index.
+    const auto revision = req.services.revision();
+    IndexPtr index = revision && req.services.has_scan()
+                         ? collection_index(req.collection, req.services, *revision)
+                         : candidates_index(req);
     const auto hits = index->search(terms, params_, bm25_depth_);
 
     // Ranks start at 1. A document is in the vector ranking at most once (the host's
@@ -116,9 +111,9 @@ class HybridScorer final : public lakehost::RetrievalScorer {
       bool candidate = false;
     };
     std::unordered_map<std::string_view, Fused> fused;
-    fused.reserve(req.n_candidates + hits.size());
-    for (size_t i = 0; i < req.n_candidates; ++i) {
-      Fused& f = fused[lakehost::view(req.candidates[i].id)];
+    fused.reserve(req.candidates.size() + hits.size());
+    for (size_t i = 0; i < req.candidates.size(); ++i) {
+      Fused& f = fused[req.candidates[i].id];
       f.score += vector_weight_ / (rrf_k_ + static_cast<double>(i + 1));
       f.candidate = true;
     }
@@ -133,11 +128,11 @@ class HybridScorer final : public lakehost::RetrievalScorer {
     // survive the host's checks (they exist and passed the filter). Lossless, and it spares the
     // host from sorting up to bm25_depth documents it would cut anyway.
     std::vector<Result> out;
-    out.reserve(req.n_candidates + std::min<size_t>(hits.size(), req.k));
+    out.reserve(req.candidates.size() + std::min<size_t>(hits.size(), req.k));
     std::vector<float> candidate_distances;
-    candidate_distances.reserve(req.n_candidates);
-    for (size_t i = 0; i < req.n_candidates; ++i) {
-      const std::string_view id = lakehost::view(req.candidates[i].id);
+    candidate_distances.reserve(req.candidates.size());
+    for (const Candidate& c : req.candidates) {
+      const std::string_view id = c.id;
       const float d = distance(fused[id]);
       candidate_distances.push_back(d);
       out.push_back({std::string(id), d, 0});
@@ -160,12 +155,10 @@ class HybridScorer final : public lakehost::RetrievalScorer {
 
  private:
   // Same ids, same cosine distances, no flags: exactly scorer-cosine.
-  static std::vector<Result> pass_through(const lh_score_request& req) {
+  static std::vector<Result> pass_through(const ScoreRequest& req) {
     std::vector<Result> out;
-    out.reserve(req.n_candidates);
-    for (size_t i = 0; i < req.n_candidates; ++i)
-      out.push_back(
-          {std::string(lakehost::view(req.candidates[i].id)), req.candidates[i].distance, 0});
+    out.reserve(req.candidates.size());
+    for (const Candidate& c : req.candidates) out.push_back({std::string(c.id), c.distance, 0});
     return out;
   }
 
@@ -181,39 +174,41 @@ class HybridScorer final : public lakehost::RetrievalScorer {
     return slot.index && slot.index->revision() == revision ? slot.index : nullptr;
   }
 
-  IndexPtr collection_index(std::string_view collection, const lh_score_services& services) {
+  IndexPtr collection_index(std::string_view collection, const Services& services,
+                            uint64_t revision) {
     std::shared_ptr<Slot> slot;
     {
       std::lock_guard lock(mu_);
       auto& s = slots_[std::string(collection)];
       if (!s) s = std::make_shared<Slot>();
       slot = s;
-      if (slot->index && slot->index->revision() == services.revision) return slot->index;
+      if (slot->index && slot->index->revision() == revision) return slot->index;
     }
     std::lock_guard build(slot->build);
     // Another request may have built this revision while we waited.
-    if (auto idx = cached(*slot, services.revision)) return idx;
+    if (auto idx = cached(*slot, revision)) return idx;
 
     const auto started = std::chrono::steady_clock::now();
-    // Copy out in the sink, tokenise after: the host holds the collection's read lock (and so
+    // Copy out in the callback, tokenise after: the host holds the collection's read lock (and so
     // blocks its writers) for as long as the scan runs.
     std::vector<Bm25Index::Document> docs;
-    auto sink = [](void* ctx, lh_str id, lh_str text) {
-      static_cast<std::vector<Bm25Index::Document>*>(ctx)->push_back(
-          {std::string(lakehost::view(id)), std::string(lakehost::view(text))});
-    };
-    const lh_status st = services.documents_scan(services.ctx, sink, &docs);
-    if (st != LH_OK)
-      throw lakehost::Error(st, "documents_scan of collection \"" + std::string(collection) +
-                                    "\" failed (status " + std::to_string(st) + ")");
-    auto idx = std::make_shared<const Bm25Index>(std::move(docs), stopwords_, services.revision);
+    try {
+      services.scan([&](std::string_view id, std::string_view text) {
+        docs.push_back({std::string(id), std::string(text)});
+      });
+    } catch (const lakehost::Error& e) {
+      throw lakehost::Error(e.status(), "documents_scan of collection \"" +
+                                            std::string(collection) + "\" failed (status " +
+                                            std::to_string(e.status()) + ")");
+    }
+    auto idx = std::make_shared<const Bm25Index>(std::move(docs), stopwords_, revision);
     const auto ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
     host_.log(LH_LOG_DEBUG, "BM25 index of \"" + std::string(collection) +
                                 "\" rebuilt: " + std::to_string(idx->size()) + " documents, " +
                                 std::to_string(idx->term_count()) + " terms, revision " +
-                                std::to_string(services.revision) + ", " + num(ms) + " ms");
+                                std::to_string(revision) + ", " + num(ms) + " ms");
     std::lock_guard lock(mu_);
     slot->index = idx;
     return idx;
@@ -221,21 +216,17 @@ class HybridScorer final : public lakehost::RetrievalScorer {
 
   // An ABI 1.0 host cannot list the collection: rank the candidates' own texts instead (IDF
   // over the candidates, nothing injected). Built per request, never cached.
-  IndexPtr candidates_index(const lh_score_request& req) {
+  IndexPtr candidates_index(const ScoreRequest& req) {
     if (!warned_old_host_.exchange(true))
       host_.warn(
           "the host is older than ABI 1.1 (no documents_scan): BM25 ranks only the "
           "vector candidates' texts and injects nothing");
     std::vector<Bm25Index::Document> docs;
-    docs.reserve(req.n_candidates);
-    auto sink = [](void* ctx, lh_str text) {
-      *static_cast<std::string*>(ctx) = std::string(lakehost::view(text));
-    };
-    for (size_t i = 0; i < req.n_candidates; ++i) {
-      Bm25Index::Document d{std::string(lakehost::view(req.candidates[i].id)), {}};
+    docs.reserve(req.candidates.size());
+    for (const Candidate& c : req.candidates) {
+      Bm25Index::Document d{std::string(c.id), {}};
       // A document deleted since the vector search simply has no text.
-      if (req.services->document_text)
-        req.services->document_text(req.services->ctx, req.candidates[i].id, sink, &d.text);
+      if (auto text = req.services.document_text(c.id)) d.text = std::move(*text);
       docs.push_back(std::move(d));
     }
     return std::make_shared<const Bm25Index>(std::move(docs), stopwords_, 0);

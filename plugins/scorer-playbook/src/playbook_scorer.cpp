@@ -58,26 +58,24 @@ class PlaybookScorer final : public lakehost::RetrievalScorer {
   // Fetch more than k so a boosted document just outside the top k can move into it.
   uint32_t overfetch() const override { return overfetch_; }
 
-  std::vector<Result> score(const lh_score_request& req) override {
+  std::vector<Result> score(const ScoreRequest& req) override {
+    const uint32_t dimension = static_cast<uint32_t>(req.query_vector.size());
     // 1. The best score per document id among the records that apply to this query.
-    const std::string_view role = lakehost::view(req.role);
     std::unordered_map<std::string, float> best;
-    for (size_t i = 0; i < req.n_feedback; ++i) {
-      const lh_feedback& f = req.feedback[i];
-      if (lakehost::view(f.role) != role || !f.query_vector) continue;  // role gate, again
-      if (dot(f.query_vector, req.query_vector, req.dimension) < threshold_) continue;
-      auto [it, fresh] = best.emplace(std::string(lakehost::view(f.id)), f.score);
+    for (const Feedback& f : req.feedback) {
+      if (f.role != req.role || f.query_vector.empty()) continue;  // role gate, again
+      if (dot(f.query_vector.data(), req.query_vector.data(), dimension) < threshold_) continue;
+      auto [it, fresh] = best.emplace(std::string(f.id), f.score);
       if (!fresh) it->second = std::max(it->second, f.score);
     }
 
     // 2. Candidates, boosted where a record applies.
     std::vector<Result> out;
-    out.reserve(req.n_candidates + best.size());
+    out.reserve(req.candidates.size() + best.size());
     std::unordered_set<std::string_view> seen;
-    for (size_t i = 0; i < req.n_candidates; ++i) {
-      const lh_candidate& c = req.candidates[i];
-      std::string id(lakehost::view(c.id));
-      seen.insert(lakehost::view(c.id));
+    for (const Candidate& c : req.candidates) {
+      std::string id(c.id);
+      seen.insert(c.id);
       auto it = best.find(id);
       if (it == best.end()) {
         out.push_back({std::move(id), c.distance, 0});
@@ -93,14 +91,13 @@ class PlaybookScorer final : public lakehost::RetrievalScorer {
     std::sort(absent.begin(), absent.end(), [](const auto& a, const auto& b) {
       return a.second != b.second ? a.second > b.second : a.first < b.first;
     });
-    std::vector<float> vec(req.dimension);
     size_t injected = 0;
     for (const auto& [id, s] : absent) {
       if (injected == max_injected_) break;
-      if (req.services->document_vector(req.services->ctx, lakehost::str(id), vec.data()) != LH_OK)
-        continue;  // the document was deleted since it was recorded
+      const auto vec = req.services.document_vector(id);
+      if (!vec) continue;  // the document was deleted since it was recorded
       const float cold =
-          lakehost::kernels::cosine_distance(vec.data(), req.query_vector, req.dimension);
+          lakehost::kernels::cosine_distance(vec->data(), req.query_vector.data(), dimension);
       out.push_back({id, boost(cold, s), LH_RESULT_INJECTED});
       ++injected;
     }

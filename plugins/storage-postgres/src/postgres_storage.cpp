@@ -335,7 +335,7 @@ uint64_t be64(const char* p) {
 
 // A text[] parameter in PostgreSQL's binary array format: dimensions, no NULLs, element type
 // text, lower bound 1, then each element as length + bytes.
-std::string encode_text_array(std::span<const lh_str> items) {
+std::string encode_text_array(std::span<const std::string_view> items) {
   if (items.size() > size_t{INT32_MAX}) throw Error(LH_ERR_INVALID_ARGUMENT, "too many ids");
   std::string out;
   auto put32 = [&](uint32_t v) {
@@ -346,8 +346,7 @@ std::string encode_text_array(std::span<const lh_str> items) {
   put32(kText);
   put32(static_cast<uint32_t>(items.size()));
   put32(1);  // lower bound
-  for (const lh_str& s : items) {
-    const std::string_view v = lakehost::view(s);
+  for (const std::string_view v : items) {
     if (v.size() > size_t{INT32_MAX}) throw Error(LH_ERR_INVALID_ARGUMENT, "id too large");
     put32(static_cast<uint32_t>(v.size()));
     out.append(v);
@@ -680,11 +679,11 @@ class ChangeListener {
   ChangeListener(const ChangeListener&) = delete;
   ChangeListener& operator=(const ChangeListener&) = delete;
 
-  void wait(uint32_t timeout_ms, lh_change_sink sink, void* ctx) {
+  void wait(uint32_t timeout_ms, const lakehost::StorageBackend::ChangeFn& fn) {
     if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
       // Notifications sent while we were not listening are lost: tell the host to re-read.
       open();
-      emit_resync(sink, ctx);
+      emit_resync(fn);
       return;
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -698,7 +697,7 @@ class ChangeListener {
       size_t delivered = 0;
       while (PGnotify* n = PQnotifies(conn_)) {
         try {
-          delivered += deliver(n->extra ? n->extra : "", sink, ctx);
+          delivered += deliver(n->extra ? n->extra : "", fn);
         } catch (...) {
           PQfreemem(n);
           throw;
@@ -727,14 +726,13 @@ class ChangeListener {
       throw Error(LH_ERR_UNAVAILABLE, "postgres: LISTEN: " + one_line(PQerrorMessage(conn_)));
   }
 
-  static void emit_resync(lh_change_sink sink, void* ctx) {
-    const lh_change c{sizeof(lh_change), LH_CHANGE_RESYNC, {}, {}, 0};
-    sink(ctx, &c);
+  static void emit_resync(const lakehost::StorageBackend::ChangeFn& fn) {
+    fn({LH_CHANGE_RESYNC, {}, {}, 0});
   }
 
   // Passes one notification to the host unless it is ours or another schema's; returns 1 if
   // something was passed.
-  size_t deliver(std::string_view payload, lh_change_sink sink, void* ctx) {
+  size_t deliver(std::string_view payload, const lakehost::StorageBackend::ChangeFn& fn) {
     rapidjson::Document d;
     d.Parse(payload.data(), payload.size());
     auto text = [&](const char* name) -> std::string_view {
@@ -742,21 +740,20 @@ class ChangeListener {
       return {d[name].GetString(), d[name].GetStringLength()};
     };
     if (d.HasParseError() || !d.IsObject()) {  // not ours to interpret: be safe
-      emit_resync(sink, ctx);
+      emit_resync(fn);
       return 1;
     }
     if (text("s") != schema_ || text("o") == params_.origin) return 0;
     const std::string_view kind = text("k");
     const int64_t written = d.HasMember("t") && d["t"].IsInt64() ? d["t"].GetInt64() : int64_t{0};
-    lh_change c{sizeof(lh_change), LH_CHANGE_RESYNC, lakehost::str(text("c")),
-                lakehost::str(text("id")), written};
+    lakehost::StorageBackend::Change c{LH_CHANGE_RESYNC, text("c"), text("id"), written};
     if (kind == "c")
       c.kind = LH_CHANGE_COLLECTION;
     else if (kind == "d")
       c.kind = LH_CHANGE_DOCUMENT;
     else if (kind == "v")
       c.kind = LH_CHANGE_KV;
-    sink(ctx, &c);
+    fn(c);
     return 1;
   }
 
@@ -803,18 +800,18 @@ class PostgresStorage final : public lakehost::StorageBackend {
            PQgetvalue(r.get(), 0, 0)[0] != 0;
   }
 
-  void collection_get(std::string_view name, lh_collection_sink sink, void* ctx) override {
+  std::optional<std::string> collection_get(std::string_view name) override {
     Result r;
     run(true, [&](Connection& c) { r = c.exec(kCollectionGet, {param(name)}); });
-    if (PQntuples(r.get()) == 0) throw Error(LH_ERR_NOT_FOUND, "no collection " + in_quotes(name));
-    sink(ctx, value(r.get(), 0, 0), value(r.get(), 0, 1));
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return std::string(value(r.get(), 0, 1));
   }
 
-  void collection_list(lh_collection_sink sink, void* ctx) override {
+  void collection_list(const CollectionFn& fn) override {
     Result r;
     run(true, [&](Connection& c) { r = c.exec(kCollectionList, {}); });
     for (int i = 0, n = PQntuples(r.get()); i < n; ++i)
-      sink(ctx, value(r.get(), i, 0), value(r.get(), i, 1));
+      fn(value(r.get(), i, 0), value(r.get(), i, 1));
   }
 
   void collection_delete(std::string_view name) override {
@@ -860,20 +857,20 @@ class PostgresStorage final : public lakehost::StorageBackend {
     });
   }
 
-  void document_get(std::string_view collection, std::string_view id, lh_document_sink sink,
-                    void* ctx) override {
+  // A missing collection has no documents either: false, which is NOT_FOUND as well.
+  bool document_get(std::string_view collection, std::string_view id,
+                    const DocumentFn& fn) override {
     Result r;
     run(true, [&](Connection& c) { r = c.exec(kDocumentGet, {param(collection), param(id)}); });
-    if (PQntuples(r.get()) == 0)
-      throw Error(LH_ERR_NOT_FOUND,
-                  "no document " + in_quotes(id) + " in collection " + in_quotes(collection));
+    if (PQntuples(r.get()) == 0) return false;
     std::vector<float> vector;
-    emit_document(r.get(), 0, vector, sink, ctx);
+    emit_document(r.get(), 0, vector, fn);
+    return true;
   }
 
   // ABI 1.2: one statement (one snapshot, one round trip) for many ids.
-  void documents_get(std::string_view collection, std::span<const lh_str> ids,
-                     lh_document_sink sink, void* ctx) override {
+  void documents_get(std::string_view collection, std::span<const std::string_view> ids,
+                     const DocumentFn& fn) override {
     const std::string array = encode_text_array(ids);
     Result r;
     run(true, [&](Connection& c) {
@@ -883,7 +880,7 @@ class PostgresStorage final : public lakehost::StorageBackend {
     if (n == 0) throw Error(LH_ERR_NOT_FOUND, "no collection " + in_quotes(collection));
     std::vector<float> vector;
     for (int i = 0; i < n; ++i)
-      if (!PQgetisnull(r.get(), i, 0)) emit_document(r.get(), i, vector, sink, ctx);
+      if (!PQgetisnull(r.get(), i, 0)) emit_document(r.get(), i, vector, fn);
   }
 
   void document_delete(std::string_view collection, std::string_view id) override {
@@ -894,14 +891,14 @@ class PostgresStorage final : public lakehost::StorageBackend {
                   "no document " + in_quotes(id) + " in collection " + in_quotes(collection));
   }
 
-  void documents_scan(std::string_view collection, lh_document_sink sink, void* ctx) override {
+  void documents_scan(std::string_view collection, const DocumentFn& fn) override {
     Result r;
     run(true, [&](Connection& c) { r = c.exec(kDocumentScan, {param(collection)}); });
     const int n = PQntuples(r.get());
     if (n == 0) throw Error(LH_ERR_NOT_FOUND, "no collection " + in_quotes(collection));
     std::vector<float> vector;  // reused across rows
     for (int i = 0; i < n; ++i)
-      if (!PQgetisnull(r.get(), i, 0)) emit_document(r.get(), i, vector, sink, ctx);
+      if (!PQgetisnull(r.get(), i, 0)) emit_document(r.get(), i, vector, fn);
   }
 
   uint64_t document_count(std::string_view collection) override {
@@ -918,11 +915,11 @@ class PostgresStorage final : public lakehost::StorageBackend {
     run(true, [&](Connection& c) { c.exec(kKvPut, {param(key), param(value)}); });
   }
 
-  void kv_get(std::string_view key, lh_bytes_sink sink, void* ctx) override {
+  std::optional<std::string> kv_get(std::string_view key) override {
     Result r;
     run(true, [&](Connection& c) { r = c.exec(kKvGet, {param(key)}); });
-    if (PQntuples(r.get()) == 0) throw Error(LH_ERR_NOT_FOUND, "no key " + in_quotes(key));
-    sink(ctx, value(r.get(), 0, 0));
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return std::string(value(r.get(), 0, 0));
   }
 
   void kv_delete(std::string_view key) override {
@@ -931,14 +928,14 @@ class PostgresStorage final : public lakehost::StorageBackend {
     if (affected(r.get()) == 0) throw Error(LH_ERR_NOT_FOUND, "no key " + in_quotes(key));
   }
 
-  void changes_wait(uint32_t timeout_ms, lh_change_sink sink, void* ctx) override {
+  void changes_wait(uint32_t timeout_ms, const ChangeFn& fn) override {
     if (!listener_)
       throw Error(LH_ERR_UNSUPPORTED, "the change feed is disabled (config change_feed: false)");
     std::lock_guard lock(listen_mu_);
-    listener_->wait(timeout_ms, sink, ctx);
+    listener_->wait(timeout_ms, fn);
   }
 
-  void kv_list(std::string_view prefix, lh_kv_sink sink, void* ctx) override {
+  void kv_list(std::string_view prefix, const KvFn& fn) override {
     const std::optional<std::string> end = prefix_successor(prefix);
     Result r;
     run(true, [&](Connection& c) {
@@ -946,7 +943,7 @@ class PostgresStorage final : public lakehost::StorageBackend {
               : c.exec(kKvListFrom, {param(prefix)});
     });
     for (int i = 0, n = PQntuples(r.get()); i < n; ++i)
-      sink(ctx, value(r.get(), i, 0), value(r.get(), i, 1));
+      fn(value(r.get(), i, 0), value(r.get(), i, 1));
   }
 
  private:
@@ -1082,26 +1079,24 @@ class PostgresStorage final : public lakehost::StorageBackend {
     tx.commit();
   }
 
-  static lh_str value(const PGresult* r, int row, int col) {
+  static std::string_view value(const PGresult* r, int row, int col) {
     return {PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col))};
   }
 
   static uint64_t affected(PGresult* r) { return std::strtoull(PQcmdTuples(r), nullptr, 10); }
 
-  // Passes row `row` (id, text, metadata, vector, dimension) to sink.
+  // Passes row `row` (id, text, metadata, vector, dimension) to fn.
   static void emit_document(const PGresult* r, int row, std::vector<float>& vector,
-                            lh_document_sink sink, void* ctx) {
-    const lh_str id = value(r, row, 0);
-    const std::string_view blob = lakehost::view(value(r, row, 3));
+                            const DocumentFn& fn) {
+    const std::string_view id = value(r, row, 0);
+    const std::string_view blob = value(r, row, 3);
     const uint32_t dimension = PQgetlength(r, row, 4) == 4 ? be32(PQgetvalue(r, row, 4)) : ~0u;
     if (dimension > INT32_MAX || blob.size() != size_t{dimension} * 4)
-      throw Error(LH_ERR_INTERNAL, "corrupt row: document " + in_quotes(lakehost::view(id)) +
-                                       " has a " + std::to_string(blob.size()) +
-                                       "-byte vector of dimension " + std::to_string(dimension));
+      throw Error(LH_ERR_INTERNAL, "corrupt row: document " + in_quotes(id) + " has a " +
+                                       std::to_string(blob.size()) + "-byte vector of dimension " +
+                                       std::to_string(dimension));
     decode_vector(blob, vector);
-    const lh_document doc{id, value(r, row, 1), value(r, row, 2),
-                          dimension ? vector.data() : nullptr, dimension};
-    sink(ctx, &doc);
+    fn({id, value(r, row, 1), value(r, row, 2), std::span<const float>(vector)});
   }
 
   const lakehost::Host host_;

@@ -385,19 +385,20 @@ class SqliteStorage final : public lakehost::StorageBackend {
     return created;
   }
 
-  void collection_get(std::string_view name, lh_collection_sink sink, void* ctx) override {
+  std::optional<std::string> collection_get(std::string_view name) override {
+    std::optional<std::string> settings;
     read([&](Connection& c) {
       Query q(c, kCollectionGet);
       q.bind(1, name);
-      if (!q.next()) throw Error(LH_ERR_NOT_FOUND, "no collection " + in_quotes(name));
-      sink(ctx, lakehost::str(q.text(0)), lakehost::str(q.text(1)));
+      if (q.next()) settings.emplace(q.text(1));
     });
+    return settings;
   }
 
-  void collection_list(lh_collection_sink sink, void* ctx) override {
+  void collection_list(const CollectionFn& fn) override {
     read([&](Connection& c) {
       Query q(c, kCollectionList);
-      while (q.next()) sink(ctx, lakehost::str(q.text(0)), lakehost::str(q.text(1)));
+      while (q.next()) fn(q.text(0), q.text(1));
     });
   }
 
@@ -439,29 +440,31 @@ class SqliteStorage final : public lakehost::StorageBackend {
     });
   }
 
-  void document_get(std::string_view collection, std::string_view id, lh_document_sink sink,
-                    void* ctx) override {
+  // A missing collection has no documents either: false, which is NOT_FOUND as well.
+  bool document_get(std::string_view collection, std::string_view id,
+                    const DocumentFn& fn) override {
+    bool found = false;
     read([&](Connection& c) {
       Query q(c, kDocumentGet);
       q.bind(1, collection).bind(2, id);
-      if (!q.next())
-        throw Error(LH_ERR_NOT_FOUND,
-                    "no document " + in_quotes(id) + " in collection " + in_quotes(collection));
+      if (!q.next()) return;
       std::vector<float> vector;
-      emit_document(q, vector, sink, ctx);
+      emit_document(q, vector, fn);
+      found = true;
     });
+    return found;
   }
 
   // ABI 1.2: many documents in one read transaction (one snapshot), absent ids skipped.
-  void documents_get(std::string_view collection, std::span<const lh_str> ids,
-                     lh_document_sink sink, void* ctx) override {
+  void documents_get(std::string_view collection, std::span<const std::string_view> ids,
+                     const DocumentFn& fn) override {
     read([&](Connection& c) {
       require_collection(c, collection);  // same snapshot as the reads
       std::vector<float> vector;
-      for (const lh_str& id : ids) {
+      for (const std::string_view id : ids) {
         Query q(c, kDocumentGet);
-        q.bind(1, collection).bind(2, lakehost::view(id));
-        if (q.next()) emit_document(q, vector, sink, ctx);
+        q.bind(1, collection).bind(2, id);
+        if (q.next()) emit_document(q, vector, fn);
       }
     });
   }
@@ -475,13 +478,13 @@ class SqliteStorage final : public lakehost::StorageBackend {
     });
   }
 
-  void documents_scan(std::string_view collection, lh_document_sink sink, void* ctx) override {
+  void documents_scan(std::string_view collection, const DocumentFn& fn) override {
     read([&](Connection& c) {
       require_collection(c, collection);  // same snapshot as the scan
       Query q(c, kDocumentScan);
       q.bind(1, collection);
       std::vector<float> vector;  // reused across rows
-      while (q.next()) emit_document(q, vector, sink, ctx);
+      while (q.next()) emit_document(q, vector, fn);
     });
   }
 
@@ -500,13 +503,14 @@ class SqliteStorage final : public lakehost::StorageBackend {
     write([&](Connection& c) { Query(c, kKvPut).bind(1, key).bind_blob(2, value).run(); });
   }
 
-  void kv_get(std::string_view key, lh_bytes_sink sink, void* ctx) override {
+  std::optional<std::string> kv_get(std::string_view key) override {
+    std::optional<std::string> value;
     read([&](Connection& c) {
       Query q(c, kKvGet);
       q.bind(1, key);
-      if (!q.next()) throw Error(LH_ERR_NOT_FOUND, "no key " + in_quotes(key));
-      sink(ctx, lakehost::str(q.blob(0)));
+      if (q.next()) value.emplace(q.blob(0));
     });
+    return value;
   }
 
   void kv_delete(std::string_view key) override {
@@ -516,13 +520,13 @@ class SqliteStorage final : public lakehost::StorageBackend {
     });
   }
 
-  void kv_list(std::string_view prefix, lh_kv_sink sink, void* ctx) override {
+  void kv_list(std::string_view prefix, const KvFn& fn) override {
     const std::optional<std::string> end = prefix_successor(prefix);
     read([&](Connection& c) {
       Query q(c, end ? kKvListRange : kKvListFrom);
       q.bind(1, prefix);
       if (end) q.bind(2, *end);
-      while (q.next()) sink(ctx, lakehost::str(q.text(0)), lakehost::str(q.blob(1)));
+      while (q.next()) fn(q.text(0), q.blob(1));
     });
   }
 
@@ -630,9 +634,8 @@ class SqliteStorage final : public lakehost::StorageBackend {
       throw Error(LH_ERR_NOT_FOUND, "no collection " + in_quotes(name));
   }
 
-  // Passes the current row (id, text, metadata, vector, dimension) to sink.
-  static void emit_document(Query& q, std::vector<float>& vector, lh_document_sink sink,
-                            void* ctx) {
+  // Passes the current row (id, text, metadata, vector, dimension) to fn.
+  static void emit_document(Query& q, std::vector<float>& vector, const DocumentFn& fn) {
     const int64_t dimension = q.integer(4);
     const std::string_view blob = q.blob(3);
     if (dimension < 0 || dimension > UINT32_MAX || blob.size() != size_t(dimension) * 4)
@@ -640,10 +643,7 @@ class SqliteStorage final : public lakehost::StorageBackend {
                                        std::to_string(blob.size()) + "-byte vector of dimension " +
                                        std::to_string(dimension));
     decode_vector(blob, vector);
-    const lh_document doc{lakehost::str(q.text(0)), lakehost::str(q.text(1)),
-                          lakehost::str(q.text(2)), dimension ? vector.data() : nullptr,
-                          static_cast<uint32_t>(dimension)};
-    sink(ctx, &doc);
+    fn({q.text(0), q.text(1), q.text(2), std::span<const float>(vector)});
   }
 
   const Config config_;
