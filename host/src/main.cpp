@@ -10,19 +10,19 @@
 
 #include <arpa/inet.h>
 
-#include "http/api.h"
-#include "http/api_keys.h"
-#include "core/change_follower.h"
 #include "common/cpu_kernels.h"
-#include "http/server.h"
 #include "common/json.h"
-#include "core/manifest_watcher.h"
-#include "http/metrics.h"
-#include "plugin/failures.h"
 #include "common/prometheus.h"
-#include "plugin/loader.h"
+#include "core/change_follower.h"
+#include "core/manifest_watcher.h"
 #include "core/readiness.h"
 #include "core/registry.h"
+#include "http/api.h"
+#include "http/api_keys.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "plugin/failures.h"
+#include "plugin/loader.h"
 
 namespace fs = std::filesystem;
 using namespace lakehost;

@@ -6,8 +6,8 @@
 #include <csignal>
 #include <thread>
 
-#include "http/api_keys.h"
 #include "e2e_support.h"
+#include "http/api_keys.h"
 
 namespace lakehost::e2e {
 namespace {

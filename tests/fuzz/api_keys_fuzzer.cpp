@@ -11,9 +11,9 @@
 
 #include <set>
 
-#include "http/api_keys.h"
-#include "fuzz_input.h"
 #include "common/json.h"
+#include "fuzz_input.h"
+#include "http/api_keys.h"
 
 using namespace lakehost;
 

@@ -16,13 +16,13 @@
 
 #include <fstream>
 
-#include "http/api_keys.h"
+#include "common/json.h"
 #include "fuzz_input.h"
 #include "fuzz_scratch.h"
+#include "http/api_keys.h"
 #include "http/head.h"
-#include "http/server.h"
-#include "common/json.h"
 #include "http/metrics.h"
+#include "http/server.h"
 
 using namespace lakehost;
 using namespace Pistache;

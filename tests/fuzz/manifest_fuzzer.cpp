@@ -16,11 +16,11 @@
 #include <regex>
 #include <set>
 
+#include "common/json.h"
 #include "fuzz_input.h"
 #include "fuzz_scratch.h"
-#include "common/json.h"
-#include "plugin/manifest.h"
 #include "plugin/loader.h"
+#include "plugin/manifest.h"
 
 namespace fs = std::filesystem;
 using namespace lakehost;

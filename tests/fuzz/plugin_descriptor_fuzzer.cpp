@@ -14,8 +14,8 @@
 #include <memory>
 #include <vector>
 
-#include "fuzz_input.h"
 #include "common/json.h"
+#include "fuzz_input.h"
 #include "plugin/loader.h"
 
 using lakehost::fuzz::Input;

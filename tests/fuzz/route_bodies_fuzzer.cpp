@@ -21,15 +21,15 @@
 #include <fstream>
 #include <map>
 
-#include "http/api.h"
-#include "http/errors.h"
+#include "common/json.h"
+#include "core/registry.h"
 #include "fuzz_input.h"
 #include "fuzz_scratch.h"
-#include "http/server.h"
-#include "common/json.h"
+#include "http/api.h"
+#include "http/errors.h"
 #include "http/metrics.h"
+#include "http/server.h"
 #include "plugin/loader.h"
-#include "core/registry.h"
 
 namespace fs = std::filesystem;
 using namespace lakehost;

@@ -17,8 +17,8 @@
 
 #include "host_process.h"
 #include "http_client.h"
-#include "plugin_fixture.h"
 #include "plugin/loader.h"
+#include "plugin_fixture.h"
 
 namespace fs = std::filesystem;
 using lakehost::test::copy_default_manifests;

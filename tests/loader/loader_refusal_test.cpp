@@ -12,10 +12,10 @@
 #include <string>
 
 #include "host_process.h"
-#include "plugin/manifest.h"
 #include "plugin/calls.h"
-#include "plugin_fixture.h"
 #include "plugin/loader.h"
+#include "plugin/manifest.h"
+#include "plugin_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace lakehost;

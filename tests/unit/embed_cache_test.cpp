@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "core/embed_cache.h"
-#include "plugin/manifest.h"
 #include "plugin/calls.h"
+#include "plugin/manifest.h"
 #include "plugin_fixture.h"
 
 using namespace lakehost;

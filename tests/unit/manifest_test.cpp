@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include "host_process.h"
 #include "common/json.h"
+#include "host_process.h"
 #include "plugin/manifest.h"
 #include "plugin_fixture.h"
 

@@ -9,9 +9,9 @@
 #include <regex>
 #include <thread>
 
+#include "core/registry.h"
 #include "host_process.h"
 #include "plugin_fixture.h"
-#include "core/registry.h"
 
 using namespace lakehost;
 namespace fs = std::filesystem;

@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "eval_set.h"
-#include "plugin/manifest.h"
 #include "plugin/loader.h"
+#include "plugin/manifest.h"
 
 namespace fs = std::filesystem;
 using namespace embed_eval;

@@ -91,7 +91,8 @@ void CollectionIndex::upsert(const std::vector<DocumentRecord>& docs) {
     const auto& d = docs[i];
     if (last[d.id] != i) continue;
     if (d.vector.size() != dimension_)
-      throw HostError(Errc::internal, "internal", "vector of document " + d.id + " has the wrong dimension");
+      throw HostError(Errc::internal, "internal",
+                      "vector of document " + d.id + " has the wrong dimension");
     if (auto it = labels_.find(d.id); it != labels_.end()) replaced.push_back(it->second);
     int64_t label = next_label_++;
     labels.push_back(label);

@@ -23,11 +23,11 @@ InstancePtr Generation::require(lh_plugin_kind kind, const std::string* id) cons
   if (id) {
     if (auto p = find(*id, kind)) return p;
     throw HostError(Errc::invalid_argument, "unknown_plugin",
-                   std::string("no enabled ") + kind_name(kind) + " with id \"" + *id + "\"");
+                    std::string("no enabled ") + kind_name(kind) + " with id \"" + *id + "\"");
   }
   if (auto p = default_of(kind)) return p;
   throw HostError(Errc::unavailable, std::string("no_") + kind_name(kind),
-                 std::string("no ") + kind_name(kind) + " plugin is enabled");
+                  std::string("no ") + kind_name(kind) + " plugin is enabled");
 }
 
 Storage Generation::storage() const { return Storage(require(LH_KIND_STORAGE_BACKEND, nullptr)); }

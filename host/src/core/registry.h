@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "core/collection_index.h"
-#include "plugin/manifest.h"
 #include "plugin/calls.h"
 #include "plugin/loader.h"
+#include "plugin/manifest.h"
 
 namespace lakehost {
 

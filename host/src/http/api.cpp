@@ -16,8 +16,8 @@
 #include "common/cpu_kernels.h"
 #include "common/json.h"
 #include "common/prometheus.h"
-#include "http/openai_errors.h"
 #include "core/readiness.h"
+#include "http/openai_errors.h"
 #include "http/request_json.h"
 
 namespace lakehost {
@@ -47,7 +47,7 @@ void validate_collection_name(const std::string& name) {
                   });
   if (!ok)
     throw HostError(Errc::invalid_argument, "invalid_name",
-                   "collection name \"" + name + "\" must match [A-Za-z0-9_-]{1,64}");
+                    "collection name \"" + name + "\" must match [A-Za-z0-9_-]{1,64}");
 }
 
 // Unit-normalises a client-given vector of the collection's dimension.
@@ -66,8 +66,8 @@ std::vector<float> client_vector(const Value& v, uint32_t dimension) {
   }
   if (out.size() != dimension)
     throw HostError(Errc::invalid_argument, "dimension_mismatch",
-                   "/vector has " + std::to_string(out.size()) +
-                       " numbers but the collection's dimension is " + std::to_string(dimension));
+                    "/vector has " + std::to_string(out.size()) +
+                        " numbers but the collection's dimension is " + std::to_string(dimension));
   if (norm <= 0) throw unprocessable("/vector must not be all zeros");
   const float inv = static_cast<float>(1.0 / std::sqrt(norm));
   for (auto& x : out) x *= inv;
@@ -249,7 +249,8 @@ HttpResponse Api::health(const HttpRequest&) {
 // requires (?require=chat) cannot be served; another failing dependency is 200 "degraded".
 HttpResponse Api::ready(const HttpRequest& req) {
   if (!readiness_)
-    throw HostError(Errc::unavailable, "readiness_unavailable", "no background health prober runs in this host");
+    throw HostError(Errc::unavailable, "readiness_unavailable",
+                    "no background health prober runs in this host");
   bool need_chat = false;
   if (auto require = req.query("require")) {
     size_t at = 0;
@@ -368,15 +369,15 @@ HttpResponse Api::reload(const HttpRequest&) {
   auto outcome = registry_.reload("api");
   if (!outcome.ok) {
     throw HostError(Errc::invalid_argument, "reload_failed",
-                   outcome.error + " (generation " + std::to_string(outcome.generation) +
-                       " keeps serving)" +
-                       (keys.ok ? "" : "; and the API key file was refused: " + keys.error));
+                    outcome.error + " (generation " + std::to_string(outcome.generation) +
+                        " keeps serving)" +
+                        (keys.ok ? "" : "; and the API key file was refused: " + keys.error));
   }
   if (!keys.ok)
     throw HostError(Errc::invalid_argument, "api_keys_refused",
-                   keys.error + " (the " + std::to_string(keys.keys) +
-                       " keys in force stay; plugins reloaded: generation " +
-                       std::to_string(outcome.generation) + ")");
+                    keys.error + " (the " + std::to_string(keys.keys) +
+                        " keys in force stay; plugins reloaded: generation " +
+                        std::to_string(outcome.generation) + ")");
   return {200, plugins_json(*registry_.current()), "application/json"};
 }
 
@@ -457,8 +458,8 @@ HttpResponse Api::embeddings(const HttpRequest& req) {
       for (auto& p : gen->plugins())
         if (p->kind() == LH_KIND_EMBED_PROVIDER) ids += (ids.empty() ? "" : ", ") + p->id();
       throw HostError(Errc::not_found, "model_not_found",
-                     "/model \"" + (json::is_clean_text(*model) ? *model : std::string("?")) +
-                         "\" is not an enabled embedder (enabled: " + ids + ")");
+                      "/model \"" + (json::is_clean_text(*model) ? *model : std::string("?")) +
+                          "\" is not an enabled embedder (enabled: " + ids + ")");
     } else {
       inst = gen->require(LH_KIND_EMBED_PROVIDER, nullptr);
     }
@@ -510,10 +511,10 @@ HttpResponse Api::embeddings(const HttpRequest& req) {
         throw bad_request("/dimensions must be a positive integer");
       if (d->GetUint64() != dim)
         throw HostError(Errc::bad_request, "invalid_value",
-                       "/dimensions " + std::to_string(d->GetUint64()) + " is not supported: \"" +
-                           inst->id() + "\" produces " + std::to_string(dim) +
-                           "-dimensional vectors only; omit dimensions or send " +
-                           std::to_string(dim));
+                        "/dimensions " + std::to_string(d->GetUint64()) + " is not supported: \"" +
+                            inst->id() + "\" produces " + std::to_string(dim) +
+                            "-dimensional vectors only; omit dimensions or send " +
+                            std::to_string(dim));
     }
     auto vectors = cache_.embed(*inst, in);
     uint64_t tokens = 0;
@@ -586,17 +587,17 @@ HttpResponse Api::put_collection(const HttpRequest& req) {
   auto check = [&](const std::optional<std::string>& id, lh_plugin_kind kind, const char* field) {
     if (id && !gen->find(*id, kind))
       throw HostError(Errc::invalid_argument, "unknown_plugin",
-                     std::string("/") + field + ": no enabled " + kind_name(kind) + " with id \"" +
-                         *id + "\"");
+                      std::string("/") + field + ": no enabled " + kind_name(kind) + " with id \"" +
+                          *id + "\"");
     if (!id && !gen->default_of(kind))
       throw HostError(Errc::unavailable, std::string("no_") + kind_name(kind),
-                     std::string("no ") + kind_name(kind) + " plugin is enabled");
+                      std::string("no ") + kind_name(kind) + " plugin is enabled");
   };
   check(embedder_id, LH_KIND_EMBED_PROVIDER, "embedder");
   check(backend_id, LH_KIND_VECTOR_BACKEND, "vector_backend");
   if (scorer_id && !gen->find(*scorer_id, LH_KIND_RETRIEVAL_SCORER))
     throw HostError(Errc::invalid_argument, "unknown_plugin",
-                   "/scorer: no enabled retrieval_scorer with id \"" + *scorer_id + "\"");
+                    "/scorer: no enabled retrieval_scorer with id \"" + *scorer_id + "\"");
   auto storage = gen->storage();
 
   int status = 201;

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "core/embed_cache.h"
-#include "http/server.h"
-#include "http/metrics.h"
 #include "core/playbooks.h"
 #include "core/registry.h"
+#include "http/metrics.h"
+#include "http/server.h"
 
 namespace lakehost {
 

@@ -71,7 +71,7 @@ ChatResult run_chat(const ChatCall& call, const std::function<void(std::string_v
   if (st != LH_OK) throw_plugin_error(*call.provider, "chat", st, err);
   if (!json::is_clean_text(result.content))
     throw HostError(Errc::bad_upstream, "bad_upstream_reply",
-                   "chat provider \"" + call.provider->id() + "\" replied with invalid UTF-8");
+                    "chat provider \"" + call.provider->id() + "\" replied with invalid UTF-8");
   return result;
 }
 
@@ -93,10 +93,11 @@ std::string content_text(const Value& m, const std::string& at) {
     auto type = opt_string(part, "type");
     if (!type) throw bad_request(part_at + "/type is required: a string");
     if (*type != "text")
-      throw HostError(Errc::bad_request, "invalid_value",
-                     part_at + "/type " +
-                         (json::is_clean_text(*type) ? "\"" + *type + "\"" : std::string("value")) +
-                         " is not supported: chat providers take text only (\"text\" parts)");
+      throw HostError(
+          Errc::bad_request, "invalid_value",
+          part_at + "/type " +
+              (json::is_clean_text(*type) ? "\"" + *type + "\"" : std::string("value")) +
+              " is not supported: chat providers take text only (\"text\" parts)");
     const Value* t = member(part, "text");
     if (!t || !t->IsString()) throw bad_request(part_at + "/text is required: a string");
     text.append(t->GetString(), t->GetStringLength());
@@ -200,9 +201,9 @@ std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body, const Htt
     call->provider = call->gen->find(*model, LH_KIND_CHAT_PROVIDER);
     if (!call->provider)
       throw HostError(Errc::not_found, "model_not_found",
-                     "/model: no chat provider with id \"" +
-                         (json::is_clean_text(*model) ? *model : std::string("?")) +
-                         "\" (GET /v1/models lists them)");
+                      "/model: no chat provider with id \"" +
+                          (json::is_clean_text(*model) ? *model : std::string("?")) +
+                          "\" (GET /v1/models lists them)");
   } else {
     call->provider = call->gen->require(LH_KIND_CHAT_PROVIDER, nullptr);
   }
@@ -238,8 +239,8 @@ std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body, const Htt
   auto coll = call->gen->collection(*collection);
   if (!coll)
     throw HostError(Errc::not_found, "collection_not_found",
-                   json::is_clean_text(*collection) ? "no collection named \"" + *collection + "\""
-                                                    : std::string("no such collection"));
+                    json::is_clean_text(*collection) ? "no collection named \"" + *collection + "\""
+                                                     : std::string("no such collection"));
   const std::string* question = nullptr;
   for (auto it = call->messages.rbegin(); it != call->messages.rend(); ++it)
     if (it->first == "user") {

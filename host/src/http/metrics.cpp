@@ -40,7 +40,8 @@ void RouteMetrics::render_histogram(prometheus::Text& text) const {
     text.sample("lakehost_http_request_duration_seconds_bucket",
                 {{"method", method_}, {"route", route_}, {"le", le}}, cumulative);
   }
-  text.sample("lakehost_http_request_duration_seconds_sum", {{"method", method_}, {"route", route_}},
+  text.sample("lakehost_http_request_duration_seconds_sum",
+              {{"method", method_}, {"route", route_}},
               sum_micros_.load(std::memory_order_relaxed) / 1e6);
   text.sample("lakehost_http_request_duration_seconds_count",
               {{"method", method_}, {"route", route_}}, cumulative);

@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
+#include "common/json.h"
 #include "http/errors.h"
 #include "http/server.h"
-#include "common/json.h"
 
 namespace lakehost {
 
@@ -26,7 +26,8 @@ inline rapidjson::Document parse_body(const HttpRequest& req, bool allow_empty =
     d.SetObject();
     return d;
   }
-  if (auto err = json::parse(body, d)) throw HostError(Errc::bad_request, "malformed_json", "body: " + *err);
+  if (auto err = json::parse(body, d))
+    throw HostError(Errc::bad_request, "malformed_json", "body: " + *err);
   if (!d.IsObject()) throw bad_request("body must be a JSON object");
   return d;
 }

@@ -20,9 +20,9 @@
 #include <mutex>
 #include <thread>
 
+#include "common/json.h"
 #include "http/errors.h"
 #include "http/head.h"
-#include "common/json.h"
 #include "http/openai_errors.h"
 
 namespace lakehost {

@@ -23,7 +23,8 @@ void throw_plugin_error(const PluginInstance& p, const char* op, lh_status st,
     case LH_ERR_UNAVAILABLE:
       // The database behind a storage backend is not a model server: operators page different
       // people for the two, so clients and alerts must be able to tell them apart.
-      if (p.kind() == LH_KIND_STORAGE_BACKEND) throw HostError(Errc::unavailable, "storage_unavailable", msg);
+      if (p.kind() == LH_KIND_STORAGE_BACKEND)
+        throw HostError(Errc::unavailable, "storage_unavailable", msg);
       throw HostError(Errc::unavailable, "upstream_unavailable", msg);
     case LH_ERR_UNSUPPORTED:
       throw HostError(Errc::unsupported, "unsupported", msg);
