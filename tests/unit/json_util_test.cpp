@@ -157,3 +157,19 @@ TEST(JsonValidate, SaysWhatWasExpectedAndWhatCame) {
   EXPECT_EQ(violation(R"({"either": 3})"),
             "/either violates \"type\": expected string or null, got integer");
 }
+
+// Schema defaults fill what a config lacks, recursively, and never replace what it has.
+TEST(JsonApplyDefaults, FillsMissingMembersRecursively) {
+  Schema s(R"({"type": "object", "properties": {
+      "a": {"type": "integer", "default": 1},
+      "b": {"type": "string", "default": "x"},
+      "inner": {"type": "object", "default": {}, "properties": {"c": {"default": [1, 2]}}},
+      "bare": {"type": "object", "properties": {"d": {"default": true}}},
+      "given": {"type": "object", "properties": {"e": {"default": 5}, "f": {"default": 6}}}}})");
+  rapidjson::Document config;
+  config.Parse(R"({"b": "kept", "given": {"f": 0}})");
+  lakehost::json::apply_defaults(s.json, config, config.GetAllocator());
+  EXPECT_EQ(lakehost::json::canonical(config),
+            R"({"a":1,"b":"kept","given":{"e":5,"f":0},"inner":{"c":[1,2]}})");
+  EXPECT_FALSE(lakehost::json::validate(s, config));
+}

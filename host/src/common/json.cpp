@@ -521,6 +521,32 @@ std::optional<std::string> validate(const Schema& schema, const rapidjson::Value
   return (pointer.empty() ? std::string("/") : pointer) + " violates \"" + keyword + "\"" + detail;
 }
 
+namespace {
+void apply_defaults_at(const rapidjson::Value& schema, rapidjson::Value& value,
+                       rapidjson::Document::AllocatorType& a, int depth) {
+  // json::parse bounds nesting at 512; a schema deeper than this has no sensible defaults.
+  if (depth > 64 || !schema.IsObject() || !value.IsObject()) return;
+  const auto props = schema.FindMember("properties");
+  if (props == schema.MemberEnd() || !props->value.IsObject()) return;
+  for (const auto& p : props->value.GetObject()) {
+    if (!p.value.IsObject()) continue;
+    auto have = value.FindMember(p.name);
+    if (have == value.MemberEnd()) {
+      const auto def = p.value.FindMember("default");
+      if (def == p.value.MemberEnd()) continue;
+      value.AddMember(rapidjson::Value(p.name, a), rapidjson::Value(def->value, a), a);
+      have = value.FindMember(p.name);
+    }
+    apply_defaults_at(p.value, have->value, a, depth + 1);
+  }
+}
+}  // namespace
+
+void apply_defaults(const rapidjson::Value& schema, rapidjson::Value& value,
+                    rapidjson::Document::AllocatorType& allocator) {
+  apply_defaults_at(schema, value, allocator, 0);
+}
+
 std::string canonical(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
   Writer w(buf);

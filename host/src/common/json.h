@@ -59,6 +59,14 @@ struct Schema {
 };
 std::optional<std::string> validate(const Schema& schema, const rapidjson::Value& value);
 
+// Fills in what a JSON Schema's `default`s say for members `value` lacks: for each entry of
+// "properties" (at the top and, recursively, inside object members present or defaulted) that
+// has a "default" and is missing from `value`, a copy of the default is added. Only
+// "properties" is followed ("$ref", "allOf" and the like are not), which is what plugin config
+// schemas use. Objects without a default are not created.
+void apply_defaults(const rapidjson::Value& schema, rapidjson::Value& value,
+                    rapidjson::Document::AllocatorType& allocator);
+
 // Canonical text of a JSON value (object keys sorted), so equal configs compare equal.
 std::string canonical(const rapidjson::Value& v);
 

@@ -89,9 +89,10 @@ std::string PluginLibrary::abi() const {
 // ---- PluginInstance ---------------------------------------------------------------------------
 
 PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> lib, Manifest manifest,
-                               std::string data_dir)
+                               std::string data_dir, std::string config_json)
     : lib_(std::move(lib)),
       manifest_(std::move(manifest)),
+      config_json_(std::move(config_json)),
       data_dir_(std::move(data_dir)),
       serial_(g_next_serial++) {}
 
@@ -102,8 +103,8 @@ void PluginInstance::create() {
   host_api_.data_dir = data_dir_.c_str();
   host_api_.instance_id = manifest_.id.c_str();
   lh_error err{};
-  lh_status st = lib_->descriptor().create(
-      &host_api_, {manifest_.config_json.data(), manifest_.config_json.size()}, &self_, &err);
+  lh_status st = lib_->descriptor().create(&host_api_, {config_json_.data(), config_json_.size()},
+                                           &self_, &err);
   if (st != LH_OK || !self_) {
     self_ = nullptr;
     throw LoadError(manifest_.file.string() + ": library " + lib_->path().string() + ": plugin \"" +
@@ -446,15 +447,21 @@ std::shared_ptr<PluginInstance> PluginLoader::instantiate(const Manifest& m,
   }
   rapidjson::Document config;
   json::parse(m.config_json, config);
-  if (auto err = json::validate(lib->config_schema(), config)) {
+  const auto refuse = [&](const std::string& err, const char* what) {
     // err starts with the pointer inside the config ("/" for the object itself).
-    const std::string inner = err->rfind("/ ", 0) == 0 ? err->substr(1) : *err;
-    throw LoadError(m.file.string() + ": /config" + inner + " (config schema of plugin \"" +
-                    d.name + "\" " + d.version + ")");
-  }
+    const std::string inner = err.rfind("/ ", 0) == 0 ? err.substr(1) : err;
+    throw LoadError(m.file.string() + ": /config" + inner + " (" + what + " of plugin \"" + d.name +
+                    "\" " + d.version + ")");
+  };
+  if (auto err = json::validate(lib->config_schema(), config)) refuse(*err, "config schema");
+  // The plugin sees every default its schema declares (plugin_api.h, create()), so no plugin
+  // restates them in code. A default that breaks its own schema is the plugin's bug: said so.
+  json::apply_defaults(lib->config_schema().json, config, config.GetAllocator());
+  if (auto err = json::validate(lib->config_schema(), config))
+    refuse(*err, "a default in the config schema");
   // Destroy on the Reaper's thread, never on whichever request thread dropped the last ref.
   std::shared_ptr<PluginInstance> inst(
-      new PluginInstance(lib, m, options_.data_dir.string()),
+      new PluginInstance(lib, m, options_.data_dir.string(), json::canonical(config)),
       [](PluginInstance* p) { Reaper::instance().submit([p] { delete p; }); });
   inst->create();
   if (m.kind == LH_KIND_EMBED_PROVIDER) {

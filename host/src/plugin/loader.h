@@ -82,7 +82,10 @@ class PluginLibrary {
 // path: see Reaper) and then releases the library.
 class PluginInstance {
  public:
-  PluginInstance(std::shared_ptr<PluginLibrary> lib, Manifest manifest, std::string data_dir);
+  // `config_json`: what create() receives, the manifest's config with the schema's defaults
+  // filled in (PluginLoader::instantiate).
+  PluginInstance(std::shared_ptr<PluginLibrary> lib, Manifest manifest, std::string data_dir,
+                 std::string config_json);
   ~PluginInstance();
   PluginInstance(const PluginInstance&) = delete;
   PluginInstance& operator=(const PluginInstance&) = delete;
@@ -91,6 +94,8 @@ class PluginInstance {
   void create();
 
   const Manifest& manifest() const { return manifest_; }
+  // The config create() was given: the manifest's, with every schema default filled in.
+  const std::string& config_json() const { return config_json_; }
   const std::string& id() const { return manifest_.id; }
   lh_plugin_kind kind() const { return manifest_.kind; }
   const PluginLibrary& library() const { return *lib_; }
@@ -115,6 +120,7 @@ class PluginInstance {
  private:
   std::shared_ptr<PluginLibrary> lib_;
   Manifest manifest_;
+  std::string config_json_;
   std::string data_dir_;
   lh_host_api host_api_{};
   void* self_ = nullptr;

@@ -12,7 +12,7 @@
 // Several applying records for one id: the HIGHEST score counts (boosts never compound, so a
 // distance never drops below (1 - boost_factor) x its cold value however often it is recorded).
 // The host re-sorts ascending and keeps k.
-#include <rapidjson/document.h>
+#include <lakehost/config.hpp>
 #include <lakehost/plugin.hpp>
 #include <lakehost/vector_kernels.hpp>
 
@@ -41,15 +41,14 @@ using lakehost::kernels::dot;
 
 class PlaybookScorer final : public lakehost::RetrievalScorer {
  public:
-  PlaybookScorer(const lakehost::Host& host, std::string_view config_json) {
-    rapidjson::Document d;
-    d.Parse(config_json.data(), config_json.size());
-    if (d.HasParseError() || !d.IsObject())
-      throw lakehost::Error(LH_ERR_INVALID_ARGUMENT, "config is not a JSON object");
-    if (d.HasMember("boost_factor")) boost_factor_ = d["boost_factor"].GetFloat();
-    if (d.HasMember("similarity_threshold")) threshold_ = d["similarity_threshold"].GetFloat();
-    if (d.HasMember("max_injected")) max_injected_ = d["max_injected"].GetUint();
-    if (d.HasMember("overfetch")) overfetch_ = d["overfetch"].GetUint();
+  PlaybookScorer(const lakehost::Host& host, std::string_view config_json)
+      : PlaybookScorer(host, lakehost::Config(config_json)) {}
+  // Every member has a default in kConfigSchema, which the host fills in.
+  PlaybookScorer(const lakehost::Host& host, const lakehost::Config& c)
+      : boost_factor_(static_cast<float>(c.number("boost_factor"))),
+        threshold_(static_cast<float>(c.number("similarity_threshold"))),
+        max_injected_(static_cast<uint32_t>(c.integer("max_injected", 0, 1000))),
+        overfetch_(static_cast<uint32_t>(c.integer("overfetch", 1, 100))) {
     host.info("boost_factor=" + std::to_string(boost_factor_) + " similarity_threshold=" +
               std::to_string(threshold_) + " max_injected=" + std::to_string(max_injected_) +
               " overfetch=" + std::to_string(overfetch_));
@@ -109,10 +108,10 @@ class PlaybookScorer final : public lakehost::RetrievalScorer {
     return distance * (1.0f - boost_factor_ * score);
   }
 
-  float boost_factor_ = 0.5f;
-  float threshold_ = 0.8f;
-  uint32_t max_injected_ = 3;
-  uint32_t overfetch_ = 4;
+  const float boost_factor_;
+  const float threshold_;
+  const uint32_t max_injected_;
+  const uint32_t overfetch_;
 };
 
 }  // namespace

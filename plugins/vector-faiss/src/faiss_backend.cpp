@@ -24,6 +24,7 @@
 // re-scores their candidates with the same kernels.
 //
 // Threading: see SingleThreadedOmp.
+#include <lakehost/config.hpp>
 #include <lakehost/plugin.hpp>
 #include <lakehost/vector_kernels.hpp>
 
@@ -36,7 +37,6 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <omp.h>
-#include <rapidjson/document.h>
 
 #include <algorithm>
 #include <climits>
@@ -89,34 +89,17 @@ std::string reason(const faiss::FaissException& e) {
 }
 
 struct Config {
-  std::string factory = "Flat";
-  int ef_search = 64;
-  int ef_construction = 40;
+  std::string factory;
+  int ef_search;
+  int ef_construction;
 };
 
-// The host validates the config against kConfigSchema before create(), but the schema's defaults
-// are only documentation: RapidJSON's validator does not fill them in, so we do. The type checks
-// keep a caller that skipped validation from reaching FAISS with nonsense.
+// The host fills in the schema's defaults (lakehost/config.hpp); the limits are checked again so
+// that a caller that skipped the schema cannot reach FAISS with nonsense.
 Config parse_config(std::string_view json) {
-  Config config;
-  if (json.empty()) return config;
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) throw invalid("config must be a JSON object");
-  if (auto m = doc.FindMember("factory"); m != doc.MemberEnd()) {
-    if (!m->value.IsString()) throw invalid("config \"factory\" must be a string");
-    config.factory.assign(m->value.GetString(), m->value.GetStringLength());
-  }
-  for (auto [key, out] : {std::pair{"ef_search", &config.ef_search},
-                          std::pair{"ef_construction", &config.ef_construction}}) {
-    if (auto m = doc.FindMember(key); m != doc.MemberEnd()) {
-      if (!m->value.IsInt() || m->value.GetInt() < 1 || m->value.GetInt() > 4096) {
-        throw invalid(std::string("config \"") + key + "\" must be an integer in 1..4096");
-      }
-      *out = m->value.GetInt();
-    }
-  }
-  return config;
+  const lakehost::Config c(json);
+  return {c.string("factory"), static_cast<int>(c.integer("ef_search", 1, 4096)),
+          static_cast<int>(c.integer("ef_construction", 1, 4096))};
 }
 
 // Builds an empty FAISS index for `dimension`-float unit vectors, as the config describes.

@@ -27,7 +27,7 @@
 // searchKnn already searches with max(ef, k) (checked in 0.6.2's hnswalg.h), so no per-search
 // setEf is needed.
 #include <hnswlib/hnswlib.h>
-#include <rapidjson/document.h>
+#include <lakehost/config.hpp>
 #include <lakehost/plugin.hpp>
 #include <lakehost/vector_kernels.hpp>
 
@@ -133,44 +133,18 @@ lakehost::Error invalid(const std::string& message) {
 }
 
 struct Config {
-  size_t M = 16;
-  size_t ef_construction = 200;
-  size_t ef_search = 64;
-  size_t initial_capacity = 1024;
+  size_t M, ef_construction, ef_search, initial_capacity;
 };
 
-// The host validates the config against kConfigSchema before create(), but RapidJSON's validator
-// does not fill in defaults, so we do. The checks repeat the schema so that a caller that skipped
-// validation cannot reach hnswlib with nonsense (M = 1 divides by log(1) there).
+// The host fills in the schema's defaults (lakehost/config.hpp); the limits are checked again so
+// that a caller that skipped the schema cannot reach hnswlib with nonsense (M = 1 divides by
+// log(1) there).
 Config parse_config(std::string_view json) {
-  Config config;
-  if (json.empty()) return config;
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) throw invalid("config must be a JSON object");
-  struct Field {
-    const char* key;
-    size_t* out;
-    uint64_t min, max;
-  };
-  const Field fields[] = {{"M", &config.M, 2, 128},
-                          {"ef_construction", &config.ef_construction, 1, 4096},
-                          {"ef_search", &config.ef_search, 1, 4096},
-                          {"initial_capacity", &config.initial_capacity, 1, kMaxCapacity}};
-  for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
-    const std::string_view key(m->name.GetString(), m->name.GetStringLength());
-    const auto field = std::find_if(std::begin(fields), std::end(fields),
-                                    [&](const Field& f) { return key == f.key; });
-    if (field == std::end(fields))
-      throw invalid("config has unknown member \"" + std::string(key) + "\"");
-    if (!m->value.IsUint64() || m->value.GetUint64() < field->min ||
-        m->value.GetUint64() > field->max) {
-      throw invalid(std::string("config \"") + field->key + "\" must be an integer in " +
-                    std::to_string(field->min) + ".." + std::to_string(field->max));
-    }
-    *field->out = static_cast<size_t>(m->value.GetUint64());
-  }
-  return config;
+  const lakehost::Config c(json);
+  return {static_cast<size_t>(c.integer("M", 2, 128)),
+          static_cast<size_t>(c.integer("ef_construction", 1, 4096)),
+          static_cast<size_t>(c.integer("ef_search", 1, 4096)),
+          static_cast<size_t>(c.integer("initial_capacity", 1, kMaxCapacity))};
 }
 
 // One collection's index.

@@ -39,7 +39,8 @@ extern "C" {
  * (storage shared by several host replicas). 1.2 appended lh_change.committed_unix_us (how far
  * behind a replica is) and lh_storage_backend_v1.documents_get (a replica re-reads many changed
  * documents in one call). 1.3 appended lh_score_services.document_metadata (scorers that rank by
- * a document's metadata: recency, seniority).
+ * a document's metadata: recency, seniority), and create() receives the config with the schema's
+ * defaults filled in.
  *
  * Every member of a versioned struct below is marked where it is declared:
  *   [required since 1.N]  present in every struct of that kind; a function pointer is non-NULL.
@@ -409,8 +410,10 @@ typedef struct lh_plugin_descriptor {
   /* [optional since 1.0] NUL-terminated description of the toolchain the plugin was built with (compiler and C++
    * runtime), shown by the host next to load errors and in /v1/plugins. */
   const char* build_info;
-  /* Creates an instance from a validated config (JSON text, host-owned). `host` stays valid
-   * until destroy(). On success *out_self is the plugin's instance pointer. */
+  /* Creates an instance from a validated config (JSON text, host-owned). Since 1.3 the config
+   * also carries every `default` of config_schema the manifest left out (top level and nested
+   * objects), so a plugin never restates its defaults in code. `host` stays valid until
+   * destroy(). On success *out_self is the plugin's instance pointer. */
   lh_status (*create)(const lh_host_api* host, lh_str config_json, void** out_self, lh_error* err);
   /* Destroys an instance. Called once, off the request path, after the last request that used
    * it has finished. */

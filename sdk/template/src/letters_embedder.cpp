@@ -2,6 +2,7 @@
 // shows everything a plugin needs: a class per kind, a config schema, reading the config, using
 // the host's logger, reporting errors by throwing, and the one export macro.
 // Replace the embedding with your own; keep the shape.
+#include <lakehost/config.hpp>  // typed config reads (needs RapidJSON)
 #include <lakehost/plugin.hpp>
 
 #include <cctype>
@@ -10,7 +11,8 @@
 
 namespace {
 
-// JSON Schema of this plugin's `config` (the host validates it before the constructor runs).
+// JSON Schema of this plugin's `config`. The host validates the manifest's config against it
+// and fills in every "default" before the constructor runs: defaults live here and only here.
 constexpr const char* kConfigSchema = R"({
   "type": "object",
   "additionalProperties": false,
@@ -23,10 +25,8 @@ class LettersEmbedder final : public lakehost::EmbedProvider {
  public:
   static constexpr uint32_t kDimension = 26 + 10;
 
-  LettersEmbedder(lakehost::Host host, std::string_view config_json) : host_(host) {
-    // The schema is already checked; the plugin applies its own defaults. A real plugin would
-    // parse with a JSON library; this template only needs one flag.
-    case_sensitive_ = config_json.find("\"case_sensitive\":true") != std::string_view::npos;
+  LettersEmbedder(lakehost::Host host, std::string_view config_json)
+      : host_(host), case_sensitive_(lakehost::Config(config_json).boolean("case_sensitive")) {
     host_.info(std::string("letters embedder ready, case_sensitive=") +
                (case_sensitive_ ? "true" : "false"));
   }
@@ -54,7 +54,7 @@ class LettersEmbedder final : public lakehost::EmbedProvider {
 
  private:
   lakehost::Host host_;
-  bool case_sensitive_ = false;
+  const bool case_sensitive_;
 };
 
 }  // namespace
