@@ -17,7 +17,7 @@ namespace {
 
 // JSON Schema of this plugin's `config`. The host validates the manifest's config against it
 // and fills in every "default" before the constructor runs: defaults live here and only here.
-constexpr const char* kConfigSchema = R"({
+constexpr const char* kConfigSchema = R"json({
   "$schema": "http://json-schema.org/draft-04/schema#",
   "type": "object",
   "additionalProperties": false,
@@ -25,24 +25,13 @@ constexpr const char* kConfigSchema = R"({
     "field": {"type": "string", "minLength": 1, "default": "years",
               "description": "numeric metadata member to rank by"},
     "scale": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "default": 10,
-              "description": "field value that earns the full boost (larger values count as it)"
-}
-, "weight" : {
-  "type" : "number",
-  "minimum" : 0,
-  "maximum" : 1,
-  "default" : 0.2,
-  "description" : "largest fraction of a distance the boost removes"
-},
-             "overfetch" : {
-  "type" : "integer",
-           "minimum" : 1,
-           "maximum" : 100,
-           "default" : 3,
-           "description" : "candidates fetched per requested result"
-}
-}
-})";
+              "description": "field value that earns the full boost (larger values count as it)"},
+    "weight": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2,
+               "description": "largest fraction of a distance the boost removes"},
+    "overfetch": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
+                  "description": "candidates fetched per requested result"}
+  }
+})json";
 
 class RecencyScorer final : public lakehost::RetrievalScorer {
  public:
