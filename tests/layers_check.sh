@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The host's layers (host/CMakeLists.txt, docs/architecture.md "Source map"): a file includes only
-# from its own layer and the layers below it, and only the http layer sees HTTP (Pistache).
+# from its own layer and the layers below it, only the http layer sees HTTP (Pistache), and only
+# the plugin layer touches a plugin's function table, self pointer or call guard.
 #   common  <-  plugin  <-  core  <-  http        (main.cpp wires them together)
 # Prints every include that breaks the rule and fails if there is one.
 set -euo pipefail
@@ -26,6 +27,13 @@ for layer in common plugin core http; do
     done < <(grep -E '^#include "' "$file" || true)
     if [ "$layer" != http ] && grep -qE '^#include <pistache/' "$file"; then
       echo "${file#"$src"/}: includes Pistache (only the http layer sees HTTP)"; bad=1
+    fi
+    # Plugins are called through the typed layer (plugin/calls.h) only: no function table, self
+    # pointer or call guard elsewhere.
+    if [ "$layer" != plugin ] && [ "$layer" != common ]; then
+      while IFS= read -r hit; do
+        echo "${file#"$src"/}:$hit (call plugins through plugin/calls.h)"; bad=1
+      done < <(grep -nE 'table<lh_|call_guard\(|(->|\.)self\(\)' "$file" || true)
     fi
   done
 done

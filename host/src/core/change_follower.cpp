@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <iterator>
+#include <optional>
 
 #include "common/prometheus.h"
 
@@ -19,8 +20,6 @@ constexpr auto kIdlePoll = std::chrono::milliseconds(500);  // no feed: look aga
 // A storage without documents_get (ABI < 1.2) reads changed documents one by one: above this
 // many in one collection (a bulk import on another replica), one scan is cheaper.
 constexpr size_t kRebuildAbove = 256;
-// Ids per documents_get call: bounds the statement while keeping round trips few.
-constexpr size_t kReadChunk = 1000;
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -28,50 +27,6 @@ int64_t now_us() {
       .count();
 }
 
-// The storage has ABI 1.2 documents_get (it may still answer LH_ERR_UNSUPPORTED).
-bool has_documents_get(const PluginInstance& p) {
-  const auto* t = &p.table<lh_storage_backend_v1>();
-  return LH_HAS_FIELD(lh_storage_backend_v1, t, documents_get) && t->documents_get;
-}
-
-// Reads the documents `ids` of a collection into `found` (absent ones are left out); false if
-// the collection does not exist. One documents_get per kReadChunk ids when the storage has it:
-// a replica following a busy writer would otherwise spend a round trip per document.
-bool read_documents(Storage& storage, const std::string& collection,
-                    const std::set<std::string>& ids,
-                    std::map<std::string, DocumentRecord>& found) {
-  const PluginInstance& p = storage.instance();
-  if (has_documents_get(p)) {
-    std::vector<lh_str> chunk;
-    auto sink = [](void* ctx, const lh_document* d) {
-      auto r = copy_document(*d);
-      auto& out = *static_cast<std::map<std::string, DocumentRecord>*>(ctx);
-      out[r.id] = std::move(r);
-    };
-    bool unsupported = false;
-    for (auto it = ids.begin(); it != ids.end() && !unsupported;) {
-      chunk.clear();
-      for (; it != ids.end() && chunk.size() < kReadChunk; ++it) chunk.push_back(to_lh(*it));
-      lh_error err{};
-      lh_status st;
-      {
-        auto guard = p.call_guard();
-        st = p.table<lh_storage_backend_v1>().documents_get(
-            p.self(), to_lh(collection), chunk.data(), chunk.size(), sink, &found, &err);
-      }
-      if (st == LH_ERR_NOT_FOUND) return false;
-      if (st == LH_ERR_UNSUPPORTED)
-        unsupported = true;
-      else if (st != LH_OK)
-        throw_plugin_error(p, "documents_get", st, err);
-    }
-    if (!unsupported) return true;
-    found.clear();
-  }
-  for (const auto& id : ids)
-    if (auto doc = storage.document_get(collection, id)) found[id] = std::move(*doc);
-  return true;
-}
 }  // namespace
 
 ChangeFollower::ChangeFollower(Registry& registry,
@@ -129,55 +84,50 @@ void ChangeFollower::run() {
     auto inst = gen ? gen->default_of(LH_KIND_STORAGE_BACKEND) : nullptr;
     // The feed blocks for up to kWaitMs: only a thread-safe plugin can be asked without holding
     // its call guard (which would stall every other storage call meanwhile).
-    const bool usable =
-        inst && inst->serial() != unsupported_serial &&
-        (inst->library().descriptor().flags & LH_FLAG_THREAD_SAFE) &&
-        LH_HAS_FIELD(lh_storage_backend_v1, &inst->table<lh_storage_backend_v1>(), changes_wait) &&
-        inst->table<lh_storage_backend_v1>().changes_wait;
+    std::optional<ChangeFeed> feed;
+    if (inst && inst->serial() != unsupported_serial) feed.emplace(inst);
     Batch batch;
-    if (!usable) {
+    if (!feed || !feed->available()) {
       following_ = false;
       pause(kIdlePoll);
     } else {
-      auto sink = [](void* ctx, const lh_change* c) {
-        auto& b = *static_cast<Batch*>(ctx);
-        ++b.count;
+      auto on_change = [&batch](const lh_change& c) {
+        ++batch.count;
         // ABI 1.2 plugins say when the change was written; otherwise it counts from now.
         int64_t written = 0;
-        if (LH_HAS_FIELD(lh_change, c, committed_unix_us)) written = c->committed_unix_us;
+        if (c.struct_size >= LH_SIZE_THROUGH(lh_change, committed_unix_us))
+          written = c.committed_unix_us;
         if (written <= 0) written = now_us();
-        if (b.oldest_us == 0 || written < b.oldest_us) b.oldest_us = written;
-        std::string coll(from_lh(c->collection)), key(from_lh(c->key));
-        switch (c->kind) {
+        if (batch.oldest_us == 0 || written < batch.oldest_us) batch.oldest_us = written;
+        std::string coll(from_lh(c.collection)), key(from_lh(c.key));
+        switch (c.kind) {
           case LH_CHANGE_COLLECTION:
-            b.collections.insert(coll);
+            batch.collections.insert(coll);
             break;
           case LH_CHANGE_DOCUMENT:
-            b.documents[coll].insert(key);
+            batch.documents[coll].insert(key);
             break;
           case LH_CHANGE_KV:
-            b.keys.insert(key);
+            batch.keys.insert(key);
             break;
           default:  // LH_CHANGE_RESYNC, and kinds a newer plugin may add: re-read everything
-            b.resync = true;
+            batch.resync = true;
             break;
         }
       };
-      lh_error err{};
-      const lh_status st = inst->table<lh_storage_backend_v1>().changes_wait(inst->self(), kWaitMs,
-                                                                             sink, &batch, &err);
-      if (st == LH_ERR_UNSUPPORTED) {
+      std::string error;
+      const auto result = feed->wait(kWaitMs, on_change, &error);
+      if (result == ChangeFeed::Wait::unsupported) {
         unsupported_serial = inst->serial();
         spdlog::info(
             "storage \"{}\" is private to this process: no changes from replicas to follow",
             inst->id());
         continue;
       }
-      if (st != LH_OK) {
+      if (result == ChangeFeed::Wait::failed) {
         following_ = false;
         if (!logged_error)
-          spdlog::warn("storage \"{}\" change feed: {} (retrying every second)", inst->id(),
-                       err.message);
+          spdlog::warn("storage \"{}\" change feed: {} (retrying every second)", inst->id(), error);
         logged_error = true;
         pause(kRetryAfterError);
         continue;
@@ -225,7 +175,9 @@ bool ChangeFollower::refresh(Storage& storage, CollectionIndex& coll,
   const bool same_embedder = CollectionSettings::from_json(*stored).embedder_fingerprint ==
                              coll.settings().embedder_fingerprint;
   std::map<std::string, DocumentRecord> found;
-  if (!read_documents(storage, coll.name(), ids, found)) return false;
+  if (!storage.documents_get(coll.name(), std::vector<std::string>(ids.begin(), ids.end()),
+                             [&](DocumentRecord&& d) { found[d.id] = std::move(d); }))
+    return false;
   if (test_hook_) test_hook_("read");
   std::vector<DocumentRecord> upserts, to_embed;
   for (const auto& id : ids) {
@@ -267,7 +219,7 @@ struct ChangeFollower::Plan {
 bool ChangeFollower::apply_once(const GenerationPtr& gen, const Batch& batch, uint64_t mark) {
   auto& journal = registry_.local_writes();
   Storage storage = gen->storage();
-  const bool many = has_documents_get(storage.instance());
+  const bool many = storage.has_documents_get();
   Plan plan;
   auto build = [&](const std::string& name, const std::string& json) {
     // Vectors are reused when the other replica's embedder is the same as ours, else

@@ -55,23 +55,10 @@ CollectionIndex::CollectionIndex(std::string name, CollectionSettings settings,
       embedder_(std::move(embedder)),
       vector_backend_(std::move(vector_backend)),
       dimension_(embed::dimension(*embedder_)),
-      revision_(next_revision()) {
-  lh_error err{};
-  auto guard = vector_backend_->call_guard();
-  check(vector_backend_->table<lh_vector_backend_v1>().index_create(vector_backend_->self(),
-                                                                    dimension_, &index_, &err),
-        err, "index_create");
-}
+      index_(vector_backend_, dimension_),
+      revision_(next_revision()) {}
 
-CollectionIndex::~CollectionIndex() {
-  if (!index_) return;
-  auto guard = vector_backend_->call_guard();
-  vector_backend_->table<lh_vector_backend_v1>().index_destroy(vector_backend_->self(), index_);
-}
-
-void CollectionIndex::check(lh_status st, const lh_error& err, const char* op) const {
-  if (st != LH_OK) throw_plugin_error(*vector_backend_, op, st, err);
-}
+CollectionIndex::~CollectionIndex() = default;
 
 size_t CollectionIndex::size() const {
   std::shared_lock lock(mu_);
@@ -79,7 +66,6 @@ size_t CollectionIndex::size() const {
 }
 
 void CollectionIndex::upsert(const std::vector<DocumentRecord>& docs) {
-  const auto& t = vector_backend_->table<lh_vector_backend_v1>();
   std::unique_lock lock(mu_);
   std::vector<int64_t> replaced, labels;
   std::vector<float> vectors;
@@ -99,16 +85,11 @@ void CollectionIndex::upsert(const std::vector<DocumentRecord>& docs) {
     vectors.insert(vectors.end(), d.vector.begin(), d.vector.end());
     fresh.emplace_back(label, Entry{d.id, d.text, d.metadata_json, d.vector});
   }
-  lh_error err{};
-  auto guard = vector_backend_->call_guard();
   if (!replaced.empty()) {
-    check(t.index_remove(vector_backend_->self(), index_, replaced.data(), replaced.size(), &err),
-          err, "index_remove");
+    index_.remove(replaced);
     for (auto l : replaced) entries_.erase(l);
   }
-  check(t.index_add(vector_backend_->self(), index_, labels.data(), vectors.data(), labels.size(),
-                    &err),
-        err, "index_add");
+  index_.add(labels, vectors);
   for (auto& [label, e] : fresh) {
     labels_[e.id] = label;
     entries_.emplace(label, std::move(e));
@@ -120,12 +101,8 @@ bool CollectionIndex::remove(const std::string& id) {
   std::unique_lock lock(mu_);
   auto it = labels_.find(id);
   if (it == labels_.end()) return false;
-  int64_t label = it->second;
-  lh_error err{};
-  auto guard = vector_backend_->call_guard();
-  check(vector_backend_->table<lh_vector_backend_v1>().index_remove(vector_backend_->self(), index_,
-                                                                    &label, 1, &err),
-        err, "index_remove");
+  const int64_t label = it->second;
+  index_.remove({label});
   entries_.erase(label);
   labels_.erase(it);
   revision_.store(next_revision(), std::memory_order_release);
@@ -160,7 +137,6 @@ std::vector<Hit> CollectionIndex::search(const float* query, size_t k,
   // the hits are ordered by (distance, id). So the answer does not depend on the backend's own
   // arithmetic, on the order the index was filled in (labels differ after a restart), or on the
   // CPU: the same query over the same documents gives the same ids, order and distance bits.
-  const auto& t = vector_backend_->table<lh_vector_backend_v1>();
   std::shared_lock lock(mu_);
   const size_t total = entries_.size();
   std::vector<Hit> hits;
@@ -173,14 +149,7 @@ std::vector<Hit> CollectionIndex::search(const float* query, size_t k,
   for (;;) {
     labels.resize(fetch);
     dists.resize(fetch);
-    size_t n = 0;
-    lh_error err{};
-    {
-      auto guard = vector_backend_->call_guard();
-      check(t.index_search(vector_backend_->self(), index_, query, fetch, labels.data(),
-                           dists.data(), &n, &err),
-            err, "index_search");
-    }
+    const size_t n = index_.search(query, fetch, labels.data(), dists.data());
     hits.clear();
     float farthest = 0;  // the largest canonical distance among what the backend returned
     for (size_t i = 0; i < n; ++i) {

@@ -79,14 +79,13 @@ class CollectionIndex {
     std::vector<float> vector;
   };
   bool passes(const Entry& e, const rapidjson::Value* filter) const;
-  void check(lh_status st, const lh_error& err, const char* op) const;
 
   std::string name_;
   CollectionSettings settings_;
   InstancePtr embedder_;
   InstancePtr vector_backend_;
   uint32_t dimension_;
-  void* index_ = nullptr;
+  VectorIndex index_;             // made by vector_backend_
   mutable std::shared_mutex mu_;  // readers: search; writer: upsert/remove
   std::atomic<uint64_t> revision_;
   std::unordered_map<std::string, int64_t> labels_;

@@ -818,14 +818,8 @@ std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionInd
   const std::string* chosen = scorer_id                ? scorer_id
                               : coll.settings().scorer ? &*coll.settings().scorer
                                                        : nullptr;
-  auto scorer = gen.require(LH_KIND_RETRIEVAL_SCORER, chosen);
-  const auto& table = scorer->table<lh_retrieval_scorer_v1>();
-  uint32_t overfetch;
-  {
-    auto guard = scorer->call_guard();
-    overfetch = std::max<uint32_t>(1, table.overfetch(scorer->self()));
-  }
-  auto hits = coll.search(query_vector.data(), k * overfetch, filter);
+  const Scorer scorer(gen.require(LH_KIND_RETRIEVAL_SCORER, chosen));
+  auto hits = coll.search(query_vector.data(), k * scorer.overfetch(), filter);
   std::vector<lh_candidate> candidates;
   candidates.reserve(hits.size());
   for (const auto& h : hits) candidates.push_back({to_lh(h.id), h.distance});
@@ -864,19 +858,12 @@ std::vector<ScoredResult> Api::search(const Generation& gen, const CollectionInd
   request.services = &services;
 
   std::unordered_map<std::string, ScoredResult> emitted;
-  auto sink = [](void* c, lh_str id, float distance, uint32_t flags) {
-    auto& m = *static_cast<std::unordered_map<std::string, ScoredResult>*>(c);
-    std::string key(from_lh(id));
-    auto it = m.find(key);
-    if (it == m.end() || distance < it->second.distance) m[key] = {key, distance, flags};
-  };
-  lh_error err{};
-  lh_status st;
-  {
-    auto guard = scorer->call_guard();
-    st = table.score(scorer->self(), &request, sink, &emitted, &err);
-  }
-  if (st != LH_OK) throw_plugin_error(*scorer, "score", st, err);
+  scorer.score(request, [&](std::string_view id, float distance, uint32_t flags) {
+    std::string key(id);
+    auto it = emitted.find(key);
+    if (it == emitted.end() || distance < it->second.distance)
+      emitted[key] = {key, distance, flags};
+  });
 
   std::vector<ScoredResult> out;
   std::set<std::string> candidate_ids;

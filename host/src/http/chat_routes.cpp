@@ -49,26 +49,15 @@ ChatResult run_chat(const ChatCall& call, const std::function<void(std::string_v
   request.model = {};  // the instance's configured model
   request.temperature = call.temperature;
   request.max_tokens = call.max_tokens;
-  struct Sink {
-    ChatResult* result;
-    const std::function<void(std::string_view)>* on_delta;
-  };
   ChatResult result;
-  Sink sink{&result, &on_delta};
-  auto delta = [](void* ctx, lh_str text) {
-    auto* s = static_cast<Sink*>(ctx);
-    std::string_view t = from_lh(text);
-    s->result->content.append(t);
-    if (*s->on_delta) (*s->on_delta)(t);
-  };
-  lh_error err{};
-  lh_status st;
-  {
-    auto guard = call.provider->call_guard();
-    st = call.provider->table<lh_chat_provider_v1>().chat(call.provider->self(), &request, delta,
-                                                          &sink, &result.usage, &err);
-  }
-  if (st != LH_OK) throw_plugin_error(*call.provider, "chat", st, err);
+  Chat(call.provider)
+      .chat(
+          request,
+          [&](std::string_view t) {
+            result.content.append(t);
+            if (on_delta) on_delta(t);
+          },
+          result.usage);
   if (!json::is_clean_text(result.content))
     throw HostError(Errc::bad_upstream, "bad_upstream_reply",
                     "chat provider \"" + call.provider->id() + "\" replied with invalid UTF-8");

@@ -218,3 +218,141 @@ std::vector<std::pair<std::string, std::string>> Storage::kv_list(std::string_vi
 }
 
 }  // namespace lakehost
+
+namespace lakehost {
+
+// ---- storage: batched reads -------------------------------------------------------------------
+
+bool Storage::has_documents_get() const {
+  const auto* table = &t();
+  return LH_HAS_FIELD(lh_storage_backend_v1, table, documents_get) && table->documents_get;
+}
+
+bool Storage::documents_get(std::string_view collection, const std::vector<std::string>& ids,
+                            const std::function<void(DocumentRecord&&)>& found) {
+  const auto* table = &t();
+  if (has_documents_get()) {
+    // Ids per call: bounds the statement while keeping round trips few.
+    constexpr size_t kChunk = 1000;
+    auto sink = [](void* ctx, const lh_document* d) {
+      (*static_cast<const std::function<void(DocumentRecord &&)>*>(ctx))(copy_document(*d));
+    };
+    std::vector<lh_str> chunk;
+    bool unsupported = false;
+    for (size_t at = 0; at < ids.size() && !unsupported; at += kChunk) {
+      chunk.clear();
+      for (size_t i = at; i < std::min(ids.size(), at + kChunk); ++i)
+        chunk.push_back(to_lh(ids[i]));
+      lh_error err{};
+      lh_status st;
+      {
+        auto guard = p_->call_guard();
+        st =
+            table->documents_get(p_->self(), to_lh(collection), chunk.data(), chunk.size(), sink,
+                                 const_cast<std::function<void(DocumentRecord &&)>*>(&found), &err);
+      }
+      if (st == LH_ERR_NOT_FOUND) return false;
+      if (st == LH_ERR_UNSUPPORTED && at == 0)
+        unsupported = true;  // nothing delivered yet: read one by one below
+      else if (st != LH_OK)
+        throw_plugin_error(*p_, "documents_get", st, err);
+    }
+    if (!unsupported) return true;
+  }
+  for (const auto& id : ids)
+    if (auto doc = document_get(collection, id)) found(std::move(*doc));
+  return true;
+}
+
+// ---- change feed ------------------------------------------------------------------------------
+
+bool ChangeFeed::available() const {
+  const auto* table = &p_->table<lh_storage_backend_v1>();
+  return (p_->library().descriptor().flags & LH_FLAG_THREAD_SAFE) &&
+         LH_HAS_FIELD(lh_storage_backend_v1, table, changes_wait) && table->changes_wait;
+}
+
+ChangeFeed::Wait ChangeFeed::wait(uint32_t timeout_ms,
+                                  const std::function<void(const lh_change&)>& on_change,
+                                  std::string* error) const {
+  auto sink = [](void* ctx, const lh_change* c) {
+    (*static_cast<const std::function<void(const lh_change&)>*>(ctx))(*c);
+  };
+  lh_error err{};
+  // No call guard: available() is true only for thread-safe plugins.
+  const lh_status st = p_->table<lh_storage_backend_v1>().changes_wait(
+      p_->self(), timeout_ms, sink, const_cast<std::function<void(const lh_change&)>*>(&on_change),
+      &err);
+  if (st == LH_OK) return Wait::ok;
+  if (st == LH_ERR_UNSUPPORTED) return Wait::unsupported;
+  if (error) *error = err.message[0] ? err.message : "failed";
+  return Wait::failed;
+}
+
+// ---- vector index -----------------------------------------------------------------------------
+
+VectorIndex::VectorIndex(InstancePtr backend, uint32_t dimension) : p_(std::move(backend)) {
+  call(*p_, "index_create", [&](lh_error* e) {
+    return p_->table<lh_vector_backend_v1>().index_create(p_->self(), dimension, &index_, e);
+  });
+}
+
+VectorIndex::~VectorIndex() {
+  if (!index_) return;
+  auto guard = p_->call_guard();
+  p_->table<lh_vector_backend_v1>().index_destroy(p_->self(), index_);
+}
+
+void VectorIndex::add(const std::vector<int64_t>& labels, const std::vector<float>& vectors) {
+  call(*p_, "index_add", [&](lh_error* e) {
+    return p_->table<lh_vector_backend_v1>().index_add(p_->self(), index_, labels.data(),
+                                                       vectors.data(), labels.size(), e);
+  });
+}
+
+void VectorIndex::remove(const std::vector<int64_t>& labels) {
+  call(*p_, "index_remove", [&](lh_error* e) {
+    return p_->table<lh_vector_backend_v1>().index_remove(p_->self(), index_, labels.data(),
+                                                          labels.size(), e);
+  });
+}
+
+size_t VectorIndex::search(const float* query, size_t k, int64_t* labels, float* distances) const {
+  size_t n = 0;
+  call(*p_, "index_search", [&](lh_error* e) {
+    return p_->table<lh_vector_backend_v1>().index_search(p_->self(), index_, query, k, labels,
+                                                          distances, &n, e);
+  });
+  return std::min(n, k);  // never trust a count beyond the arrays
+}
+
+// ---- scorer and chat --------------------------------------------------------------------------
+
+uint32_t Scorer::overfetch() const {
+  auto guard = p_->call_guard();
+  return std::max<uint32_t>(1, p_->table<lh_retrieval_scorer_v1>().overfetch(p_->self()));
+}
+
+void Scorer::score(const lh_score_request& request,
+                   const std::function<void(std::string_view, float, uint32_t)>& emit) const {
+  using Emit = std::function<void(std::string_view, float, uint32_t)>;
+  auto sink = [](void* ctx, lh_str id, float distance, uint32_t flags) {
+    (*static_cast<const Emit*>(ctx))(from_lh(id), distance, flags);
+  };
+  call(*p_, "score", [&](lh_error* e) {
+    return p_->table<lh_retrieval_scorer_v1>().score(p_->self(), &request, sink,
+                                                     const_cast<Emit*>(&emit), e);
+  });
+}
+
+void Chat::chat(const lh_chat_request& request,
+                const std::function<void(std::string_view)>& on_delta, lh_chat_usage& usage) const {
+  using Delta = std::function<void(std::string_view)>;
+  auto sink = [](void* ctx, lh_str text) { (*static_cast<const Delta*>(ctx))(from_lh(text)); };
+  call(*p_, "chat", [&](lh_error* e) {
+    return p_->table<lh_chat_provider_v1>().chat(p_->self(), &request, sink,
+                                                 const_cast<Delta*>(&on_delta), &usage, e);
+  });
+}
+
+}  // namespace lakehost

@@ -61,6 +61,14 @@ class Storage {
   void documents_scan(std::string_view collection,
                       const std::function<void(const lh_document&)>& fn);
   uint64_t document_count(std::string_view collection);
+  // Reads the documents `ids` in batched calls (ABI 1.2 documents_get), those absent left out;
+  // false if the collection does not exist. A storage without the call (or answering
+  // LH_ERR_UNSUPPORTED) is read one document at a time.
+  bool documents_get(std::string_view collection, const std::vector<std::string>& ids,
+                     const std::function<void(DocumentRecord&&)>& found);
+  // Whether documents_get reads in batches (the plugin has the 1.2 call; it may still answer
+  // LH_ERR_UNSUPPORTED, then it reads one by one).
+  bool has_documents_get() const;
   void kv_put(std::string_view key, std::string_view value);
   std::optional<std::string> kv_get(std::string_view key);
   bool kv_delete(std::string_view key);
@@ -68,6 +76,74 @@ class Storage {
 
  private:
   const lh_storage_backend_v1& t() const { return p_->table<lh_storage_backend_v1>(); }
+  InstancePtr p_;
+};
+
+// A storage backend's feed of writes other replicas committed (ABI 1.1 changes_wait).
+class ChangeFeed {
+ public:
+  explicit ChangeFeed(InstancePtr storage) : p_(std::move(storage)) {}
+  const PluginInstance& instance() const { return *p_; }
+  // Whether the feed can be asked: the table has changes_wait, and the plugin is thread-safe (a
+  // wait blocks, so it runs without the call guard, which would stall every other call).
+  bool available() const;
+  enum class Wait { ok, unsupported, failed };
+  // Waits up to timeout_ms and passes each change reported to on_change (valid during the
+  // call). `unsupported`: the store is private to this process; `failed`: *error says why.
+  Wait wait(uint32_t timeout_ms, const std::function<void(const lh_change&)>& on_change,
+            std::string* error) const;
+
+ private:
+  InstancePtr p_;
+};
+
+// One index of a vector backend instance (lh_vector_backend_v1): created with this object,
+// destroyed with it. The caller provides the concurrency the ABI asks for: searches may run
+// together, never with add or remove.
+class VectorIndex {
+ public:
+  VectorIndex(InstancePtr backend, uint32_t dimension);
+  ~VectorIndex();
+  VectorIndex(const VectorIndex&) = delete;
+  VectorIndex& operator=(const VectorIndex&) = delete;
+  const PluginInstance& backend() const { return *p_; }
+  void add(const std::vector<int64_t>& labels, const std::vector<float>& vectors);
+  void remove(const std::vector<int64_t>& labels);
+  // Up to k nearest labels and distances (ascending) into the arrays of k entries; returns how
+  // many.
+  size_t search(const float* query, size_t k, int64_t* labels, float* distances) const;
+
+ private:
+  InstancePtr p_;
+  void* index_ = nullptr;
+};
+
+// A retrieval scorer (lh_retrieval_scorer_v1).
+class Scorer {
+ public:
+  explicit Scorer(InstancePtr p) : p_(std::move(p)) {}
+  const PluginInstance& instance() const { return *p_; }
+  uint32_t overfetch() const;  // at least 1
+  // Scores one request; each result the plugin emits goes to emit(id, distance, flags), the id
+  // valid during the call.
+  void score(
+      const lh_score_request& request,
+      const std::function<void(std::string_view id, float distance, uint32_t flags)>& emit) const;
+
+ private:
+  InstancePtr p_;
+};
+
+// A chat provider (lh_chat_provider_v1).
+class Chat {
+ public:
+  explicit Chat(InstancePtr p) : p_(std::move(p)) {}
+  const PluginInstance& instance() const { return *p_; }
+  // Produces the reply: each piece to on_delta as it arrives; fills usage.
+  void chat(const lh_chat_request& request, const std::function<void(std::string_view)>& on_delta,
+            lh_chat_usage& usage) const;
+
+ private:
   InstancePtr p_;
 };
 
