@@ -45,6 +45,12 @@ void call(const PluginInstance& p, const char* op, Fn&& fn) {
   if (st != LH_OK) throw_plugin_error(p, op, st, err);
 }
 
+// A callable as a C sink's context; the sink casts it back to `const F*`.
+template <typename F>
+void* sink_context(const F& f) {
+  return const_cast<F*>(&f);
+}
+
 // Like call(), but LH_ERR_NOT_FOUND is an answer (false), not an error.
 template <typename Fn>
 bool call_found(const PluginInstance& p, const char* op, Fn&& fn) {
@@ -176,8 +182,7 @@ void Storage::documents_scan(std::string_view collection,
     (*static_cast<const std::function<void(const lh_document&)>*>(ctx))(*d);
   };
   call(*p_, "documents_scan", [&](lh_error* e) {
-    return t().documents_scan(p_->self(), to_lh(collection), sink,
-                              const_cast<std::function<void(const lh_document&)>*>(&fn), e);
+    return t().documents_scan(p_->self(), to_lh(collection), sink, sink_context(fn), e);
   });
 }
 
@@ -217,10 +222,6 @@ std::vector<std::pair<std::string, std::string>> Storage::kv_list(std::string_vi
   return out;
 }
 
-}  // namespace lakehost
-
-namespace lakehost {
-
 // ---- storage: batched reads -------------------------------------------------------------------
 
 bool Storage::has_documents_get() const {
@@ -230,8 +231,8 @@ bool Storage::has_documents_get() const {
 
 bool Storage::documents_get(std::string_view collection, const std::vector<std::string>& ids,
                             const std::function<void(DocumentRecord&&)>& found) {
-  const auto* table = &t();
   if (has_documents_get()) {
+    const auto& table = t();
     // Ids per call: bounds the statement while keeping round trips few.
     constexpr size_t kChunk = 1000;
     auto sink = [](void* ctx, const lh_document* d) {
@@ -247,9 +248,8 @@ bool Storage::documents_get(std::string_view collection, const std::vector<std::
       lh_status st;
       {
         auto guard = p_->call_guard();
-        st =
-            table->documents_get(p_->self(), to_lh(collection), chunk.data(), chunk.size(), sink,
-                                 const_cast<std::function<void(DocumentRecord &&)>*>(&found), &err);
+        st = table.documents_get(p_->self(), to_lh(collection), chunk.data(), chunk.size(), sink,
+                                 sink_context(found), &err);
       }
       if (st == LH_ERR_NOT_FOUND) return false;
       if (st == LH_ERR_UNSUPPORTED && at == 0)
@@ -281,8 +281,7 @@ ChangeFeed::Wait ChangeFeed::wait(uint32_t timeout_ms,
   lh_error err{};
   // No call guard: available() is true only for thread-safe plugins.
   const lh_status st = p_->table<lh_storage_backend_v1>().changes_wait(
-      p_->self(), timeout_ms, sink, const_cast<std::function<void(const lh_change&)>*>(&on_change),
-      &err);
+      p_->self(), timeout_ms, sink, sink_context(on_change), &err);
   if (st == LH_OK) return Wait::ok;
   if (st == LH_ERR_UNSUPPORTED) return Wait::unsupported;
   if (error) *error = err.message[0] ? err.message : "failed";
@@ -340,8 +339,8 @@ void Scorer::score(const lh_score_request& request,
     (*static_cast<const Emit*>(ctx))(from_lh(id), distance, flags);
   };
   call(*p_, "score", [&](lh_error* e) {
-    return p_->table<lh_retrieval_scorer_v1>().score(p_->self(), &request, sink,
-                                                     const_cast<Emit*>(&emit), e);
+    return p_->table<lh_retrieval_scorer_v1>().score(p_->self(), &request, sink, sink_context(emit),
+                                                     e);
   });
 }
 
@@ -350,8 +349,8 @@ void Chat::chat(const lh_chat_request& request,
   using Delta = std::function<void(std::string_view)>;
   auto sink = [](void* ctx, lh_str text) { (*static_cast<const Delta*>(ctx))(from_lh(text)); };
   call(*p_, "chat", [&](lh_error* e) {
-    return p_->table<lh_chat_provider_v1>().chat(p_->self(), &request, sink,
-                                                 const_cast<Delta*>(&on_delta), &usage, e);
+    return p_->table<lh_chat_provider_v1>().chat(p_->self(), &request, sink, sink_context(on_delta),
+                                                 &usage, e);
   });
 }
 
