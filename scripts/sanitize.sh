@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test suite under the sanitizers (docs/architecture.md, "Sanitizer builds").
 #   scripts/sanitize.sh address   every ctest test with ASan + LeakSanitizer + UBSan, in build-asan/
-#   scripts/sanitize.sh thread    the reload, backend-switch, chat and replica suites with TSan,
-#                                 in build-tsan/
+#   scripts/sanitize.sh thread    the reload, backend-switch, chat, connection and replica suites
+#                                 with TSan, in build-tsan/
 #   scripts/sanitize.sh all       both, one after the other (the default)
 # Each builds host, plugins, tools and tests instrumented into its own directory
 # ($LAKEHOST_BUILD_DIR overrides it for a single sanitizer), then runs ctest with options that
@@ -37,10 +37,10 @@ run_thread() {
   LAKEHOST_BUILD_DIR="$build" scripts/build.sh -DLAKEHOST_SANITIZE=thread -DLAKEHOST_BUILD_TESTS=ON
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$src/tests/sanitizers/tsan.supp"
   export LAKEHOST_TEST_TIME_SCALE="${LAKEHOST_TEST_TIME_SCALE:-5}"
-  echo "== TSan: reload, backend switch, chat, replicas ($build)"
+  echo "== TSan: reload, backend switch, chat, connections, replicas ($build)"
   # postgres_cluster: the fixture that starts and stops the replicas' PostgreSQL.
   ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 1800 \
-    -R 'Reload\.|BackendSwitch|Chat|Replicas|postgres_cluster|AuthTest\.KeysRotate' "$@"
+    -R 'Reload\.|BackendSwitch|Chat|Replicas|Connections\.|postgres_cluster|AuthTest\.KeysRotate' "$@"
 }
 
 case "$which" in

@@ -306,11 +306,18 @@ int main(int argc, char** argv) {
   cmd->add_option("--max-body-bytes", max_body, "Largest request body accepted (else 413)")
       ->envname("LAKEHOST_MAX_BODY_BYTES")
       ->capture_default_str();
-  cmd->add_option("--header-timeout-ms", header_ms, "Time allowed to receive request headers")
+  const auto ms_range = CLI::Range(int64_t{1}, int64_t{24} * 3600 * 1000);
+  cmd->add_option("--header-timeout-ms", header_ms,
+                  "Time allowed to receive a request's headers, from their first byte")
+      ->check(ms_range)
       ->capture_default_str();
-  cmd->add_option("--body-timeout-ms", body_ms, "Time allowed to receive a request body")
+  cmd->add_option("--body-timeout-ms", body_ms,
+                  "Time allowed to receive a request's body, from the end of its headers")
+      ->check(ms_range)
       ->capture_default_str();
-  cmd->add_option("--keepalive-timeout-ms", keepalive_ms, "Idle keep-alive connections close after")
+  cmd->add_option("--keepalive-timeout-ms", keepalive_ms,
+                  "A connection without a request is closed after this long")
+      ->check(ms_range)
       ->capture_default_str();
   cmd->add_option("--upstream-workers", http.workers,
                   "Threads for requests that wait on upstream servers (chat)")

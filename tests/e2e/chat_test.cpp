@@ -333,6 +333,32 @@ TEST_F(Chat, MidStreamFailureEndsWithAnOpenAiErrorEvent) {
   EXPECT_NE(r.body.find("data: [DONE]\n\n", end), std::string::npos) << r.body;
 }
 
+// An answer that takes longer than the header timeout is still delivered, plain and streamed,
+// on a connection that then serves the next request: nothing is timed while a request is being
+// answered (Pistache's own timeout answered 408 here and closed the connection mid-answer).
+TEST(SlowChat, AnAnswerSlowerThanTheHeaderTimeoutIsDelivered) {
+  test::UpstreamServer upstream("openai_server.py");
+  std::string dir = test::copy_default_manifests();
+  test::write_file(dir + "/chat-openai.json", chat_manifest(upstream.base_url(), true));
+  HostProcess host(Options().manifests(dir).args({"--header-timeout-ms", "500"}));
+  upstream.control(R"({"delay_ms": 1500})");
+  HttpClient c;
+  const std::string messages = R"([{"role": "user", "content": "take your time"}])";
+  rapidjson::Document d;
+  ASSERT_TRUE(json_ok(c.post(host.url("/v1/chat/completions"),
+                             "{\"model\": \"chat-openai\", \"messages\": " + messages + "}"),
+                      200, &d));
+  EXPECT_NE(std::string(d["choices"][0]["message"]["content"].GetString()).find("Echo: take"),
+            std::string::npos);
+  auto streamed =
+      c.post(host.url("/v1/chat/completions"),
+             "{\"model\": \"chat-openai\", \"stream\": true, \"messages\": " + messages + "}");
+  EXPECT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
+  ASSERT_TRUE(json_ok(c.get(host.url("/health")), 200));
+  EXPECT_EQ(c.connections_opened(), 1);
+}
+
 TEST(ChatWithoutProvider, NoChatProviderIs503) {
   HostProcess host;
   HttpClient c;

@@ -2,6 +2,7 @@
 // stalled connections closed after the configured timeouts, and the host serving afterwards.
 // Raw sockets are used where libcurl would hide what the server did.
 #include "e2e_support.h"
+#include "upstream_server.h"
 
 namespace lakehost::e2e {
 namespace {
@@ -210,9 +211,7 @@ TEST(Connections, StalledBodyIsClosedWithinTheBodyTimeout) {
   expect_still_serving(host);
 }
 
-// A request that stalls mid-body gets a 408 and is closed. The 408 itself is written by
-// Pistache's transport (empty body): its timeout path never reaches a handler, so it cannot
-// carry the JSON envelope without patching Pistache (docs/api.md says so).
+// A request that stalls mid-body gets a 408 with the envelope and is closed.
 TEST(Connections, StalledRequestGetsA408AndIsClosed) {
   HostProcess host(Options().args({"--body-timeout-ms", "1000", "--header-timeout-ms", "1000"}));
   RawSocket s(host.port());
@@ -222,7 +221,67 @@ TEST(Connections, StalledRequestGetsA408AndIsClosed) {
   auto resp = s.read_response(seconds(5));
   ASSERT_TRUE(resp) << "no 408 within 5 s";
   EXPECT_EQ(status_of(*resp), 408) << *resp;
+  EXPECT_NE(resp->find("\"code\":\"request_timeout\""), std::string::npos) << *resp;
+  EXPECT_NE(resp->find("the request body was not complete within 1000 ms"), std::string::npos)
+      << *resp;
   EXPECT_TRUE(s.wait_closed(seconds(4)));
+  expect_still_serving(host);
+}
+
+// The head's deadline counts from its first byte, not from the connection's start: a client
+// that connects, waits longer than the header timeout, then sends a whole request is answered.
+TEST(Connections, HeaderTimeoutCountsFromTheFirstByteOfTheRequest) {
+  HostProcess host(Options().args({"--header-timeout-ms", "1000"}));
+  RawSocket s(host.port());
+  ASSERT_TRUE(s.connected());
+  std::this_thread::sleep_for(milliseconds(1600));
+  ASSERT_TRUE(s.send(kHealth));
+  auto resp = s.read_response(seconds(5));
+  ASSERT_TRUE(resp) << "no answer";
+  EXPECT_EQ(status_of(*resp), 200) << *resp;
+}
+
+// A network thread busy with a slow request (an embedder whose server takes 3 s) for longer than
+// the header and keep-alive timeouts: a request another client sent meanwhile, on a connection
+// of the same thread, was sent in time. It must be answered, not refused with a 408 after it ran
+// (what Pistache's own timeouts did: the upsert below was stored and answered 408).
+TEST(Connections, ABusyNetworkThreadDoesNotTimeOutRequestsThatArrivedInTime) {
+  test::UpstreamServer ollama("ollama_server.py", {"--dimension", "16"});
+  std::string dir = test::copy_default_manifests();
+  test::write_file(dir + "/embed-ollama.json",
+                   "{\"id\": \"embed-ollama\", \"kind\": \"embed_provider\", \"library\": "
+                   "\"embed-ollama.so\", \"enabled\": true, \"default\": false, \"config\": "
+                   "{\"base_url\": " +
+                       jstr(ollama.base_url()) +
+                       ", \"model\": \"nomic-embed-text\", \"dimension\": 16, "
+                       "\"max_retries\": 0}}\n");
+  // One network thread, so that both connections are its.
+  HostProcess host(Options().manifests(dir).args(
+      {"--threads", "1", "--header-timeout-ms", "1000", "--keepalive-timeout-ms", "1500"}));
+  HttpClient c;
+  ASSERT_EQ(c.put(host.url("/v1/collections/c"), "").status, 201);
+  RawSocket b(host.port());  // connected before the thread gets busy, nothing sent yet
+  ASSERT_TRUE(b.connected());
+  std::this_thread::sleep_for(milliseconds(200));
+  ollama.control(R"({"delay_ms": 3000})");
+  HttpResult slow;
+  std::thread a([&] {
+    HttpClient ca;
+    slow = ca.post(host.url("/v1/embed"), R"({"model": "embed-ollama", "texts": ["slow"]})");
+  });
+  std::this_thread::sleep_for(milliseconds(300));  // the thread now waits on the embedder
+  const std::string body =
+      documents_body({{"arrived-in-time", "sent while the host was busy", ""}});
+  ASSERT_TRUE(
+      b.send("POST /v1/collections/c/documents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Content-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body));
+  a.join();
+  EXPECT_EQ(slow.status, 200) << slow.body;
+  auto resp = b.read_response(seconds(10));
+  ASSERT_TRUE(resp) << "no answer to a request sent while the thread was busy";
+  EXPECT_EQ(status_of(*resp), 200) << *resp;
+  EXPECT_EQ(c.get(host.url("/v1/collections/c/documents/arrived-in-time")).status, 200);
   expect_still_serving(host);
 }
 

@@ -5,6 +5,7 @@
 #include <pistache/peer.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,11 +17,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 
 #include "common/json.h"
+#include "http/connection.h"
 #include "http/errors.h"
 #include "http/head.h"
 #include "http/openai_errors.h"
@@ -117,23 +120,6 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
-namespace {
-// The framing of one connection, kept beside Pistache's parser in the peer's data. The host reads
-// each request head itself before Pistache parses it, so that a body it will refuse (too large,
-// chunked) is refused right after the headers, before one byte of it is read or buffered.
-struct Connection {
-  enum class Phase { head, body, closed };
-  Phase phase = Phase::head;
-  std::string head;  // the current request's head so far (bounded by kMaxHead)
-  size_t body_left = 0;
-  Credential credential;  // the current request's key, read from its head
-  // Responses handed to Pistache's write queue or to a worker and not yet written. A refusal
-  // is written straight to the socket only when none is, so responses never overtake others.
-  std::atomic<int> pending{0};
-};
-
-}  // namespace
-
 struct HttpServer::Impl {
   HttpOptions options;
   Metrics& metrics;
@@ -141,6 +127,7 @@ struct HttpServer::Impl {
   RouteMetrics* unmatched;
   std::shared_ptr<Http::Endpoint> endpoint;
   std::unique_ptr<WorkerPool> workers;
+  std::unique_ptr<ConnectionWatch> watch;
   ApiKeys* keys = nullptr;  // null or disabled: every route is open
 
   Impl(HttpOptions o, Metrics& m)
@@ -174,40 +161,10 @@ namespace {
 
 constexpr const char* kConnectionData = "lakehost.connection";
 constexpr size_t kMaxHead = 64 * 1024;  // request line + headers
-// After a refusal, at most this much of the rest of the request is read (and dropped) before
-// reading stops; see close_after_refusal().
-constexpr size_t kDiscardBytes = 1u << 20;
 
-// Ends a connection whose answer (a refusal) has just been written, without taking in the body
-// the client may still be sending. SHUT_WR sends the FIN after the answer. What already arrived
-// is read and dropped until the socket is empty: a shutdown for reading while the client faces
-// a closed receive window would leave it stalled on zero-window probes (Linux sends no window
-// update after SHUT_RD) for seconds to minutes. With the window open, SHUT_RD makes the kernel
-// answer further data with a reset at once, and recv() report the end, which ends Pistache's
-// read loop and the connection. The client reads the answer before it sees the reset.
-void close_after_refusal(int fd) {
-  ::shutdown(fd, SHUT_WR);
-  char sink[64 * 1024];
-  size_t dropped = 0;
-  while (dropped < kDiscardBytes) {
-    const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-    if (n > 0) {
-      dropped += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    break;  // empty (EAGAIN), end of stream or error
-  }
-  ::shutdown(fd, SHUT_RD);
-}
-
+// Set up by onConnection; null only if that failed (the connection is then being closed).
 std::shared_ptr<Connection> connection_of(const std::shared_ptr<Tcp::Peer>& peer) {
-  auto data = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionData));
-  if (!data) {
-    data = std::make_shared<Connection>();
-    peer->putData(kConnectionData, data);
-  }
-  return data;
+  return std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionData));
 }
 
 class PistacheHandler : public Http::Handler {
@@ -219,6 +176,26 @@ class PistacheHandler : public Http::Handler {
     impl_->handle(req, std::move(writer), nullptr);
   }
 
+  void onConnection(const std::shared_ptr<Tcp::Peer>& peer) override {
+    // What Pistache's own (private) onConnection does: the peer's parser.
+    peer->putData(ParserData, std::make_shared<Http::RequestParser>(getMaxRequestSize()));
+    auto conn = std::make_shared<Connection>(peer->fd());
+    if (conn->fd < 0) {
+      // Without a duplicate no deadline could be enforced: refuse the connection (this happens
+      // only when the process is out of file descriptors).
+      spdlog::warn("closing a new connection: dup() failed: {}", std::strerror(errno));
+      ::shutdown(peer->fd(), SHUT_RDWR);
+      return;
+    }
+    conn->expect(Connection::Wait::idle, impl_->watch->timeouts().keepalive);
+    peer->putData(kConnectionData, conn);
+    impl_->watch->add(conn);
+  }
+
+  void onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) override {
+    if (auto conn = connection_of(peer)) conn->disconnected();
+  }
+
   // Replaces Pistache's onInput (0.0.5), which buffers a whole body before judging its size,
   // answers in plain text, keeps refused connections open while the client goes on sending,
   // and drops a pipelined request that arrives in the same read as the end of the previous one.
@@ -226,9 +203,13 @@ class PistacheHandler : public Http::Handler {
   // body are handed to Pistache's parser, one request at a time.
   void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override {
     auto conn = connection_of(peer);
+    if (!conn) return;
+    std::lock_guard lock(conn->mu);
+    // Refused or timed out: drop the rest.
+    if (conn->ended || conn->phase == Connection::Phase::closed) return;
     auto parser = getParser(peer);
     std::string_view in(buffer, len);
-    if (conn->phase == Connection::Phase::closed) return;  // refused: drop the rest
+    const auto& timeouts = impl_->watch->timeouts();
     try {
       while (!in.empty() && conn->phase != Connection::Phase::closed) {
         if (conn->phase == Connection::Phase::body) {
@@ -240,6 +221,7 @@ class PistacheHandler : public Http::Handler {
         }
         const size_t before = conn->head.size();
         const size_t take = std::min(in.size(), kMaxHead - before);
+        if (before == 0) conn->expect(Connection::Wait::head, timeouts.head);  // its first byte
         conn->head.append(in.data(), take);
         const size_t end = conn->head.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
         if (end == std::string::npos) {
@@ -277,6 +259,7 @@ class PistacheHandler : public Http::Handler {
         }
         conn->phase = Connection::Phase::body;
         conn->body_left = framing.content_length;
+        conn->expect(Connection::Wait::body, timeouts.body);
         feed(peer, conn, *parser, in.substr(0, used));
         in.remove_prefix(used);
       }
@@ -305,9 +288,9 @@ class PistacheHandler : public Http::Handler {
     auto& request = parser.request;
     Http::ResponseWriter response(request.version(), transport(), this, peer);
     request.copyAddress(peer->address());
-    peer->setIdle(false);
     conn->phase = Connection::Phase::head;
     conn->body_left = 0;
+    conn->wait = Connection::Wait::answer;  // no deadline until its response is written
     impl_->handle(request, std::move(response), conn);
     parser.reset();
   }
@@ -319,18 +302,12 @@ class PistacheHandler : public Http::Handler {
     conn->head.clear();
     conn->head.shrink_to_fit();
     parser.reset();
-    // Pistache's timer then closes the connection after the keep-alive timeout if the client
-    // neither closes nor sends (as a non-idle one it would try to write a 408 and keep it).
-    peer->setIdle(true);
+    // Closed after the keep-alive timeout if the client neither closes nor reads.
+    conn->expect(Connection::Wait::idle, impl_->watch->timeouts().keepalive);
     if (conn->pending == 0) {
       // Written at once, not queued: Pistache writes its queue only after this read loop ends,
       // which a client that keeps sending would postpone. The FIN follows the answer.
-      const std::string text =
-          "HTTP/1.1 " + std::to_string(r.status) + " " +
-          Http::codeString(static_cast<Http::Code>(r.status)) +
-          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
-          (r.www_authenticate.empty() ? "" : "\r\nWWW-Authenticate: " + r.www_authenticate) +
-          "\r\nConnection: close\r\n\r\n" + r.body;
+      const std::string text = raw_closing_response(r);
       ::send(peer->fd(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       close_after_refusal(peer->fd());
       return;
@@ -563,8 +540,13 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
     // The writer moves to a worker thread; its writes are queued to this network thread's
     // reactor, which stays free meanwhile.
     auto w = std::make_shared<Http::ResponseWriter>(std::move(writer));
-    if (conn) ++conn->pending;  // until the worker has handed its response over
-    auto task = [this, w, client_close, rm, start, conn, resp = std::move(resp)]() mutable {
+    if (conn) {
+      std::lock_guard lock(conn->mu);
+      ++conn->pending;  // until the worker has handed its response over
+    }
+    const auto keepalive = options.keepalive_timeout;
+    auto task = [this, w, client_close, rm, start, conn, keepalive,
+                 resp = std::move(resp)]() mutable {
       if (resp.stream) {
         stream(*w, client_close, resp, rm, start, conn);
       } else {
@@ -575,13 +557,13 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
               r.status,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       }
-      if (conn) --conn->pending;
+      if (conn) conn->written(keepalive);
     };
     if (!workers->post(std::move(task))) {
       auto busy = error(503, "server_busy",
                         "too many requests are waiting for upstream servers; retry later");
       send(*w, client_close, busy, conn);
-      if (conn) --conn->pending;
+      if (conn) conn->written(keepalive);
       if (rm) rm->observe(503, 0);
     }
     return;
@@ -611,14 +593,17 @@ void HttpServer::Impl::send(Http::ResponseWriter& writer, bool client_close,
   if (!resp.www_authenticate.empty()) writer.headers().add<WwwAuthenticate>(resp.www_authenticate);
   auto peer = writer.getPeer();
   auto mime = Http::Mime::MediaType::fromString(resp.content_type);
-  if (conn) ++conn->pending;
+  if (conn) {
+    std::lock_guard lock(conn->mu);
+    ++conn->pending;
+  }
   auto sent = writer.send(static_cast<Http::Code>(resp.status), resp.body, mime);
   // Bug 2: after "Connection: Close" Pistache leaves the socket open. Close it ourselves once
   // the response is on the wire (this runs on the network thread, right after the write, while
   // the fd is still this connection's).
   std::weak_ptr<Tcp::Peer> weak = peer;
-  auto done = [weak, conn, client_close] {
-    if (conn) --conn->pending;
+  auto done = [weak, conn, client_close, keepalive = options.keepalive_timeout] {
+    if (conn) conn->written(keepalive);
     if (auto p = weak.lock(); p && client_close) ::shutdown(p->fd(), SHUT_RDWR);
   };
   sent.then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
@@ -702,6 +687,20 @@ void HttpServer::Impl::stream(Http::ResponseWriter& writer, bool client_close,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
+namespace {
+// Each connection holds two descriptors (Pistache's and the watcher's duplicate), and the
+// common soft limit of 1,024 would cap the host near 500 clients: raise it to the hard limit,
+// as servers usually do.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) == 0)
+    spdlog::debug("open file limit raised from {} to {}", before, lim.rlim_cur);
+}
+}  // namespace
+
 void HttpServer::start() {
   auto& o = impl_->options;
   Address addr(o.host, Port(o.port));
@@ -711,9 +710,13 @@ void HttpServer::start() {
                   .flags(Tcp::Options::ReuseAddr | Tcp::Options::NoDelay)
                   .maxRequestSize(o.max_body_bytes + 64 * 1024)  // headers' allowance
                   .maxResponseSize(256u << 20)
-                  .headerTimeout(o.header_timeout)
-                  .bodyTimeout(o.body_timeout)
-                  .keepaliveTimeout(o.keepalive_timeout);
+                  // Never: ConnectionWatch enforces our own deadlines (connection.h says why).
+                  .headerTimeout(std::chrono::milliseconds::max())
+                  .bodyTimeout(std::chrono::milliseconds::max())
+                  .keepaliveTimeout(std::chrono::milliseconds::max());
+  raise_fd_limit();
+  impl_->watch = std::make_unique<ConnectionWatch>(
+      ConnectionTimeouts{o.header_timeout, o.body_timeout, o.keepalive_timeout});
   impl_->workers = std::make_unique<WorkerPool>(o.workers, o.worker_queue);
   impl_->endpoint->init(opts);
   impl_->endpoint->setHandler(Http::make_handler<PistacheHandler>(impl_.get()));
@@ -727,6 +730,7 @@ void HttpServer::stop() {
     impl_->endpoint->shutdown();
     impl_->endpoint.reset();
   }
+  if (impl_ && impl_->watch) impl_->watch->stop();
 }
 
 uint16_t HttpServer::port() const {

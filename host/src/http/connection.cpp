@@ -1,0 +1,142 @@
+#include "http/connection.h"
+
+#include <pistache/http_defs.h>
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "http/server.h"
+
+namespace lakehost {
+
+namespace {
+// After a refusal, at most this much of the rest of the request is read (and dropped) before
+// reading stops; see close_after_refusal().
+constexpr size_t kDiscardBytes = 1u << 20;
+constexpr auto kTick = std::chrono::milliseconds(100);
+}  // namespace
+
+Connection::Connection(int socket_fd) : fd(::dup(socket_fd)) {}
+
+Connection::~Connection() {
+  if (fd >= 0) ::close(fd);
+}
+
+void Connection::written(std::chrono::milliseconds keepalive) {
+  std::lock_guard lock(mu);
+  if (pending > 0) --pending;
+  // A next request already begun (pipelined) keeps its own head or body deadline.
+  if (pending == 0 && wait == Wait::answer && phase == Phase::head && head.empty())
+    expect(Wait::idle, keepalive);
+}
+
+void Connection::disconnected() {
+  std::lock_guard lock(mu);
+  ended = true;
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+std::string raw_closing_response(const HttpResponse& r) {
+  return "HTTP/1.1 " + std::to_string(r.status) + " " +
+         Pistache::Http::codeString(static_cast<Pistache::Http::Code>(r.status)) +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(r.body.size()) +
+         (r.www_authenticate.empty() ? "" : "\r\nWWW-Authenticate: " + r.www_authenticate) +
+         "\r\nConnection: close\r\n\r\n" + r.body;
+}
+
+// SHUT_WR sends the FIN after the answer. What already arrived is read and dropped until the
+// socket is empty: a shutdown for reading while the client faces a closed receive window would
+// leave it stalled on zero-window probes (Linux sends no window update after SHUT_RD) for seconds
+// to minutes. With the window open, SHUT_RD makes the kernel answer further data with a reset at
+// once, and recv() report the end, which ends Pistache's read loop and the connection. The client
+// reads the answer before it sees the reset.
+void close_after_refusal(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  char sink[64 * 1024];
+  size_t dropped = 0;
+  while (dropped < kDiscardBytes) {
+    const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n > 0) {
+      dropped += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;  // empty (EAGAIN), end of stream or error
+  }
+  ::shutdown(fd, SHUT_RD);
+}
+
+ConnectionWatch::ConnectionWatch(ConnectionTimeouts timeouts)
+    : timeouts_(timeouts), thread_([this] { run(); }) {}
+
+ConnectionWatch::~ConnectionWatch() { stop(); }
+
+void ConnectionWatch::add(const std::shared_ptr<Connection>& c) {
+  std::lock_guard lock(mu_);
+  added_.push_back(c);
+}
+
+void ConnectionWatch::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ConnectionWatch::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, kTick, [&] { return stopping_; })) return;
+      std::move(added_.begin(), added_.end(), std::back_inserter(watched_));
+      added_.clear();
+    }
+    const auto now = Connection::Clock::now();
+    std::erase_if(watched_, [&](const std::weak_ptr<Connection>& w) {
+      auto c = w.lock();
+      if (!c) return true;
+      check(*c, now);
+      return false;
+    });
+  }
+}
+
+void ConnectionWatch::check(Connection& c, Connection::Clock::time_point now) {
+  // Held: the network thread is reading this connection's input (or running its handler). The
+  // client is not what is slow; look again at the next tick.
+  std::unique_lock lock(c.mu, std::try_to_lock);
+  if (!lock || c.ended || c.fd < 0) return;
+  if (c.wait == Connection::Wait::answer || now < c.deadline) return;
+  // Bytes the network thread has not read yet: it is behind (a long handler on the same
+  // thread), not the client. Judging now would time out a request that did arrive in time.
+  int unread = 0;
+  if (::ioctl(c.fd, FIONREAD, &unread) == 0 && unread > 0) return;
+  if (c.wait == Connection::Wait::idle) {
+    c.ended = true;
+    ::shutdown(c.fd, SHUT_RDWR);  // Pistache sees the end and drops the connection
+    return;
+  }
+  // A request's head or body stalled. Its answer goes after any response still queued.
+  if (c.pending > 0) return;
+  c.ended = true;
+  const bool in_head = c.wait == Connection::Wait::head;
+  const auto limit = in_head ? timeouts_.head : timeouts_.body;
+  const std::string text = raw_closing_response(HttpServer::error(
+      408, "request_timeout",
+      std::string(in_head ? "the request line and headers were not complete within "
+                          : "the request body was not complete within ") +
+          std::to_string(limit.count()) + " ms" +
+          (in_head ? " of their first byte" : " of the end of the headers")));
+  ::send(c.fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  close_after_refusal(c.fd);
+  spdlog::debug("connection timed out waiting for the request {}", in_head ? "head" : "body");
+}
+
+}  // namespace lakehost
