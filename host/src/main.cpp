@@ -17,9 +17,9 @@
 #include "core/manifest_watcher.h"
 #include "core/readiness.h"
 #include "core/registry.h"
-#include "http/api.h"
 #include "http/api_keys.h"
 #include "http/metrics.h"
+#include "http/routes.h"
 #include "http/server.h"
 #include "plugin/failures.h"
 #include "plugin/loader.h"
@@ -209,12 +209,11 @@ int serve(ServeOptions o) {
         .sample("lakehost_vector_kernel_info",
                 {{"kernel", ki.kernel}, {"detected", ki.detected}, {"cpu", ki.cpu_model}}, 1);
   });
-  Api api(registry, metrics, o.embed_cache_entries);
-  api.set_api_keys(keys.get());
+  CoreServices core(registry, o.embed_cache_entries);
   metrics.add_collector([&](std::string& out) { keys->render_metrics(out); });
   if (!demo.empty()) {
     try {
-      size_t n = api.seed_collection(o.demo_collection, demo);
+      size_t n = core.documents.load_jsonl(o.demo_collection, demo);
       if (n) spdlog::info("loaded {} demo documents into \"{}\"", n, o.demo_collection);
     } catch (const std::exception& e) {
       spdlog::critical("cannot load the demo corpus: {}", e.what());
@@ -223,17 +222,17 @@ int serve(ServeOptions o) {
   }
   // Writes other replicas commit to shared storage (storage-postgres) reach this host's indexes
   // and playbook cache; a storage private to this process simply has no feed.
-  ChangeFollower follower(registry, [&](const std::string& key) { api.storage_key_changed(key); });
+  ChangeFollower follower(registry, [&](const std::string& key) { core.storage_key_changed(key); });
   metrics.add_collector([&](std::string& out) { follower.render_metrics(out); });
   metrics.add_collector(render_plugin_failure_metrics);
   // Plugin health checks run on the prober's threads only: /health never calls a plugin, and
   // /ready reports the prober's last results.
   Readiness readiness(registry, o.probe);
   metrics.add_collector([&](std::string& out) { readiness.render_metrics(out); });
-  api.set_readiness(&readiness);
   readiness.start();
   HttpServer server(http, metrics);
-  api.install(server);
+  RouteContext routes{core, metrics, &readiness, keys.get()};
+  install_routes(server, routes);
   server.set_api_keys(keys.get());
   try {
     server.start();

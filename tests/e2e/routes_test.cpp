@@ -1,4 +1,4 @@
-// Every route of BRIEF §5 that host/src/http/api.cpp implements, with the response shapes clients
+// Every route of BRIEF §5 (host/src/http/routes_*.cpp), with the response shapes clients
 // rely on. Error statuses are in errors_test.cpp.
 #include <sys/stat.h>
 
@@ -286,7 +286,7 @@ TEST(Routes, CollectionLifecycle) {
 }
 
 // Re-PUT of a collection created without ids, naming the plugins it actually uses, is not a
-// conflict. (The first version of Api::put_collection compared the requested ids with the stored
+// conflict. (The first version of the collection PUT compared the requested ids with the stored
 // optional settings, where "none" means the default, and answered 409 here.)
 TEST(Routes, CollectionPutNamingTheDefaultsItUsesIsNotAConflict) {
   HostProcess host;

@@ -25,9 +25,9 @@
 #include "core/registry.h"
 #include "fuzz_input.h"
 #include "fuzz_scratch.h"
-#include "http/api.h"
 #include "http/errors.h"
 #include "http/metrics.h"
+#include "http/routes.h"
 #include "http/server.h"
 #include "plugin/loader.h"
 
@@ -36,7 +36,7 @@ using namespace lakehost;
 
 namespace {
 
-// Every route Api::install registers, with a path whose parameters name things that exist.
+// Every route install_routes registers, with a path whose parameters name things that exist.
 constexpr std::pair<const char*, const char*> kRoutes[] = {
     {"GET", "/health"},
     {"GET", "/ready"},
@@ -84,7 +84,8 @@ struct Fixture {
   std::unique_ptr<PluginLoader> loader;
   std::unique_ptr<Registry> registry;
   Metrics metrics;
-  std::unique_ptr<Api> api;
+  std::unique_ptr<CoreServices> core;
+  std::unique_ptr<RouteContext> routes;
   std::unique_ptr<HttpServer> server;
 
   Fixture() {
@@ -134,11 +135,12 @@ struct Fixture {
       std::fprintf(stderr, "route fuzzer: cannot load the plugins: %s\n", r.error.c_str());
       std::abort();
     }
-    api = std::make_unique<Api>(*registry, metrics, 256);
+    core = std::make_unique<CoreServices>(*registry, 256);
+    routes = std::make_unique<RouteContext>(RouteContext{*core, metrics});
     HttpOptions http;
     http.max_body_bytes = 1u << 20;
     server = std::make_unique<HttpServer>(http, metrics);
-    api->install(*server);
+    install_routes(*server, *routes);
     reset();
   }
 
@@ -148,7 +150,7 @@ struct Fixture {
     auto gen = registry->current();
     auto storage = gen->storage();
     for (const auto& [key, value] : storage.kv_list("")) storage.kv_delete(key);
-    api->storage_key_changed("");
+    core->storage_key_changed("");
     const auto colls = gen->collections();
     if (colls.size() == 1 && colls[0]->name() == "workers" &&
         colls[0]->revision() == workers_revision)
@@ -156,7 +158,7 @@ struct Fixture {
     const auto none = [](const std::string&) { return std::optional<std::string>(); };
     for (const auto& c : colls)
       server->dispatch("DELETE", "/v1/collections/" + c->name(), "", none);
-    api->seed_collection("workers", demo);
+    core->documents.load_jsonl("workers", demo);
     workers_revision = registry->current()->collection("workers")->revision();
   }
   uint64_t workers_revision = 0;

@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/catalog.h"
 #include "core/change_follower.h"
-#include "host_process.h"
-#include "plugin_fixture.h"
+#include "registry_fixture.h"
 
 using namespace lakehost;
 
@@ -19,26 +19,19 @@ namespace {
 class ChangeFollowerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    LoaderOptions o;
-    o.plugin_dirs = {LAKEHOST_TEST_PLUGIN_DIR};
-    o.data_dir = test::temp_dir();
-    o.runtime_dir = test::temp_dir() + "/loaded";
-    loader_ = std::make_unique<PluginLoader>(o);
-    registry_ = std::make_unique<Registry>(*loader_, test::copy_default_manifests());
-    auto r = registry_->reload("test");
-    ASSERT_TRUE(r.ok) << r.error;
+    host_ = std::make_unique<test::InProcessRegistry>();
+    registry_ = host_->registry.get();
     follower_ = std::make_unique<ChangeFollower>(
         *registry_, [this](const std::string& k) { keys_.push_back(k); });
     // The collection as this host knows it.
     auto gen = registry_->current();
-    auto coll = Registry::build_collection(*gen, nullptr, "c", CollectionSettings{}, nullptr);
+    auto coll = CollectionCatalog::build(*gen, nullptr, "c", CollectionSettings{}, nullptr);
     gen->storage().collection_put("c", coll->settings().to_json());
-    gen->put_collection(coll);
+    CollectionCatalog::install(*gen, coll);
   }
   void TearDown() override {
     follower_.reset();
-    registry_.reset();
-    Reaper::instance().drain();
+    host_.reset();
   }
 
   // What "another replica" does: a document written to storage only, with its vector.
@@ -51,8 +44,8 @@ class ChangeFollowerTest : public ::testing::Test {
     gen->storage().documents_upsert("c", {d});
   }
 
-  std::unique_ptr<PluginLoader> loader_;
-  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<test::InProcessRegistry> host_;
+  Registry* registry_ = nullptr;
   std::unique_ptr<ChangeFollower> follower_;
   std::vector<std::string> keys_;
 };
@@ -96,8 +89,8 @@ TEST_F(ChangeFollowerTest, KeyChangesAreHandedOnAndResyncForgetsEverything) {
 
 namespace {
 
-// What Api::upsert does for a local write: storage, then the index, inside the shared write
-// gate and a LocalWrites scope.
+// What DocumentService::upsert does for a local write: storage, then the index, inside the shared
+// write gate and a LocalWrites scope.
 void write_locally(Registry& registry, const std::string& id, const std::string& text) {
   WriteScope write(registry);
   auto gen = registry.current();

@@ -9,9 +9,11 @@
 #include <regex>
 #include <thread>
 
+#include "core/catalog.h"
 #include "core/registry.h"
 #include "host_process.h"
 #include "plugin_fixture.h"
+#include "registry_fixture.h"
 
 using namespace lakehost;
 namespace fs = std::filesystem;
@@ -24,20 +26,12 @@ namespace {
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    manifests_ = test::copy_default_manifests();
-    LoaderOptions o;
-    o.plugin_dirs = {LAKEHOST_TEST_PLUGIN_DIR};
-    o.data_dir = temp_dir();
-    o.runtime_dir = temp_dir() + "/loaded";
-    loader_ = std::make_unique<PluginLoader>(o);
-    registry_ = std::make_unique<Registry>(*loader_, manifests_);
-    auto r = registry_->reload("test");
-    ASSERT_TRUE(r.ok) << r.error;
+    host_ = std::make_unique<test::InProcessRegistry>();
+    manifests_ = host_->manifests_dir;
+    registry_ = host_->registry.get();
+    ASSERT_TRUE(registry_->current());
   }
-  void TearDown() override {
-    registry_.reset();
-    Reaper::instance().drain();
-  }
+  void TearDown() override { host_.reset(); }
 
   void set_embed_dimension(int dim) {
     auto path = manifests_ + "/embed-hash.json";
@@ -52,7 +46,7 @@ class RegistryTest : public ::testing::Test {
     WriteScope write(*registry_);
     auto gen = registry_->current();
     auto storage = gen->storage();
-    auto coll = Registry::build_collection(*gen, nullptr, name, CollectionSettings{}, nullptr);
+    auto coll = CollectionCatalog::build(*gen, nullptr, name, CollectionSettings{}, nullptr);
     storage.collection_put(name, coll->settings().to_json());
     std::vector<DocumentRecord> docs;
     for (int i = 0; i < n; ++i) {
@@ -69,12 +63,12 @@ class RegistryTest : public ::testing::Test {
                             v.begin() + (i + 1) * coll->dimension());
     storage.documents_upsert(name, docs);
     coll->upsert(docs);
-    gen->put_collection(coll);
+    CollectionCatalog::install(*gen, coll);
   }
 
   std::string manifests_;
-  std::unique_ptr<PluginLoader> loader_;
-  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<test::InProcessRegistry> host_;
+  Registry* registry_ = nullptr;
 };
 
 }  // namespace
@@ -180,9 +174,9 @@ TEST_F(RegistryTest, CollectionWhoseEmbedderDisappearsBlocksTheReload) {
   auto gen = registry_->current();
   CollectionSettings s;
   s.embedder = "embed-small";
-  auto coll = Registry::build_collection(*gen, nullptr, "small", s, nullptr);
+  auto coll = CollectionCatalog::build(*gen, nullptr, "small", s, nullptr);
   gen->storage().collection_put("small", coll->settings().to_json());
-  gen->put_collection(coll);
+  CollectionCatalog::install(*gen, coll);
   fs::remove(manifests_ + "/embed-small.json");
   auto r = registry_->reload("test");
   EXPECT_FALSE(r.ok);
@@ -193,7 +187,7 @@ TEST_F(RegistryTest, CollectionWhoseEmbedderDisappearsBlocksTheReload) {
 TEST_F(RegistryTest, LibraryStaysLoadedWhileAnInstanceLives) {
   auto inst = registry_->current()->default_of(LH_KIND_EMBED_PROVIDER);
   const std::string copy =
-      loader_->options().runtime_dir.string() + "/" + inst->library().sha256() + ".so";
+      host_->loader->options().runtime_dir.string() + "/" + inst->library().sha256() + ".so";
   inst.reset();
   set_embed_dimension(16);  // the embed-hash instance is replaced, its library shared
   ASSERT_TRUE(registry_->reload("test").ok);

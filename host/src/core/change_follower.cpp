@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "common/prometheus.h"
+#include "core/catalog.h"
 
 namespace lakehost {
 
@@ -199,16 +200,6 @@ bool ChangeFollower::refresh(Storage& storage, CollectionIndex& coll,
   return true;
 }
 
-void ChangeFollower::rebuild_now(Generation& gen, Storage& storage, const std::string& name) {
-  auto stored = storage.collection_get(name);
-  if (!stored) {
-    gen.drop_collection(name);
-    return;
-  }
-  gen.put_collection(Registry::build_collection(gen, &storage, name,
-                                                CollectionSettings::from_json(*stored), nullptr));
-}
-
 // What the exclusive phase of one apply must finish.
 struct ChangeFollower::Plan {
   std::map<std::string, std::shared_ptr<CollectionIndex>> swaps;  // built, not live yet
@@ -224,8 +215,8 @@ bool ChangeFollower::apply_once(const GenerationPtr& gen, const Batch& batch, ui
   auto build = [&](const std::string& name, const std::string& json) {
     // Vectors are reused when the other replica's embedder is the same as ours, else
     // re-embedded here; nothing is written back.
-    plan.swaps[name] = Registry::build_collection(*gen, &storage, name,
-                                                  CollectionSettings::from_json(json), nullptr);
+    plan.swaps[name] = CollectionCatalog::build(*gen, &storage, name,
+                                                CollectionSettings::from_json(json), nullptr);
   };
   // A collection changed elsewhere: gone, unchanged (its settings equal ours, e.g. written back
   // by the other replica), or to be rebuilt.
@@ -300,27 +291,27 @@ bool ChangeFollower::apply_once(const GenerationPtr& gen, const Batch& batch, ui
   for (const auto& [name, coll] : plan.swaps) {
     auto since = journal.since(mark, name);
     if (since.whole) {
-      rebuild_now(*gen, storage, name);
+      CollectionCatalog::rebuild(*gen, storage, name);
     } else if (!refresh(storage, *coll, since.ids)) {
-      gen->drop_collection(name);
+      CollectionCatalog::remove(*gen, name);
     } else {
       if (!batch.resync)
         spdlog::info("collection \"{}\" rebuilt after a change by another replica", name);
-      gen->put_collection(coll);
+      CollectionCatalog::install(*gen, coll);
     }
   }
   for (const auto& name : plan.drops) {
     if (journal.since(mark, name).whole) {
-      rebuild_now(*gen, storage, name);  // created here meanwhile
+      CollectionCatalog::rebuild(*gen, storage, name);  // created here meanwhile
       continue;
     }
     if (gen->collection(name)) spdlog::info("collection \"{}\" deleted by another replica", name);
-    gen->drop_collection(name);
+    CollectionCatalog::remove(*gen, name);
   }
-  for (const auto& name : whole) rebuild_now(*gen, storage, name);
+  for (const auto& name : whole) CollectionCatalog::rebuild(*gen, storage, name);
   for (const auto& [name, ids] : conflicts)
     if (auto coll = gen->collection(name); coll && !refresh(storage, *coll, ids))
-      gen->drop_collection(name);
+      CollectionCatalog::remove(*gen, name);
   if (batch.resync) spdlog::info("resynchronised {} collections from storage", plan.swaps.size());
   return true;
 }

@@ -67,8 +67,6 @@ class ChangeFollower {
   // Re-reads storage into the generation without stopping writers; false if the exclusive
   // phase found another generation published meanwhile (the caller starts again).
   bool apply_once(const GenerationPtr& gen, const Batch& batch, uint64_t mark);
-  // Rebuilds one collection from storage or drops it (under the exclusive gate).
-  void rebuild_now(Generation& gen, Storage& storage, const std::string& name);
   // Re-reads `ids` of a collection into `coll`; false if the collection is gone from storage.
   bool refresh(Storage& storage, CollectionIndex& coll, const std::set<std::string>& ids);
 

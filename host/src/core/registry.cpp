@@ -1,5 +1,7 @@
 #include "core/registry.h"
 
+#include "core/catalog.h"
+
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -153,52 +155,6 @@ LocalWrites::Uncertain LocalWrites::take_uncertain() {
 Registry::Registry(PluginLoader& loader, std::filesystem::path manifests_dir)
     : loader_(loader), manifests_dir_(std::move(manifests_dir)) {}
 
-std::string Registry::fingerprint(const PluginInstance& embedder) {
-  return sha256_hex(embedder.library().sha256() + '\n' + embedder.manifest().config_json)
-      .substr(0, 32);
-}
-
-std::shared_ptr<CollectionIndex> Registry::build_collection(
-    const Generation& gen, Storage* storage, const std::string& name,
-    const CollectionSettings& stored, std::vector<DocumentRecord>* write_back) {
-  auto embedder = gen.find(stored.embedder.value_or(""), LH_KIND_EMBED_PROVIDER);
-  if (!stored.embedder) embedder = gen.default_of(LH_KIND_EMBED_PROVIDER);
-  auto backend = stored.vector_backend ? gen.find(*stored.vector_backend, LH_KIND_VECTOR_BACKEND)
-                                       : gen.default_of(LH_KIND_VECTOR_BACKEND);
-  if (!embedder)
-    throw std::runtime_error("collection \"" + name + "\" needs embed provider \"" +
-                             stored.embedder.value_or("(default)") + "\", which is not enabled");
-  if (!backend)
-    throw std::runtime_error("collection \"" + name + "\" needs vector backend \"" +
-                             stored.vector_backend.value_or("(default)") +
-                             "\", which is not enabled");
-  CollectionSettings settings = stored;
-  settings.embedder_fingerprint = fingerprint(*embedder);
-  settings.dimension = embed::dimension(*embedder);
-
-  std::vector<DocumentRecord> docs;
-  if (storage)
-    storage->documents_scan(name, [&](const lh_document& d) {
-      DocumentRecord r;
-      r.id = from_lh(d.id);
-      r.text = from_lh(d.text);
-      r.metadata_json = d.metadata_json.size ? std::string(from_lh(d.metadata_json)) : "{}";
-      if (d.vector && d.dimension) r.vector.assign(d.vector, d.vector + d.dimension);
-      docs.push_back(std::move(r));
-    });
-  bool reuse = stored.embedder_fingerprint == settings.embedder_fingerprint;
-  for (const auto& d : docs) reuse = reuse && d.vector.size() == settings.dimension;
-  if (!reuse && !docs.empty()) {
-    spdlog::info("re-embedding {} documents of collection \"{}\" with \"{}\"", docs.size(), name,
-                 embedder->id());
-    embed::documents(*embedder, docs);
-  }
-  auto coll = std::make_shared<CollectionIndex>(name, settings, embedder, backend);
-  if (!docs.empty()) coll->upsert(docs);
-  if (!reuse && write_back) *write_back = std::move(docs);
-  return coll;
-}
-
 void Registry::attach_collections(
     Generation& next, const Generation* prev,
     std::vector<std::pair<std::string, std::vector<DocumentRecord>>>& wb) {
@@ -225,7 +181,7 @@ void Registry::attach_collections(
       }
     }
     std::vector<DocumentRecord> docs;
-    next.collections_[name] = build_collection(next, &storage, name, settings, &docs);
+    next.collections_[name] = CollectionCatalog::build(next, &storage, name, settings, &docs);
     if (!docs.empty() ||
         settings.embedder_fingerprint != next.collections_[name]->settings().embedder_fingerprint)
       wb.emplace_back(name, std::move(docs));

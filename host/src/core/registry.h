@@ -39,11 +39,12 @@ class Generation {
 
   std::shared_ptr<CollectionIndex> collection(const std::string& name) const;  // null if absent
   std::vector<std::shared_ptr<CollectionIndex>> collections() const;
-  void put_collection(std::shared_ptr<CollectionIndex> c);
-  void drop_collection(const std::string& name);
 
  private:
   friend class Registry;
+  friend class CollectionCatalog;  // the only code that changes the collection set
+  void put_collection(std::shared_ptr<CollectionIndex> c);
+  void drop_collection(const std::string& name);
   uint64_t number_ = 0;
   std::vector<InstancePtr> plugins_;
   std::map<std::string, InstancePtr> by_id_;
@@ -146,17 +147,6 @@ class Registry {
 
   uint64_t reloads_ok() const { return reloads_ok_; }
   uint64_t reloads_failed() const { return reloads_failed_; }
-
-  // Builds the index of one stored collection on a generation's plugins; re-embeds the stored
-  // text if the stored vectors were made by another embedder. Returns the vectors to write
-  // back (empty when the stored ones were reused). storage == nullptr: a new, empty collection.
-  static std::shared_ptr<CollectionIndex> build_collection(const Generation& gen, Storage* storage,
-                                                           const std::string& name,
-                                                           const CollectionSettings& stored,
-                                                           std::vector<DocumentRecord>* write_back);
-
-  // Fingerprint of an embedder instance: changes when its library or config changes.
-  static std::string fingerprint(const PluginInstance& embedder);
 
  private:
   void attach_collections(Generation& next, const Generation* prev,

@@ -9,21 +9,11 @@
 #include <cmath>
 #include <random>
 
-#include "http/api.h"
 #include "http/openai_errors.h"
 #include "http/request_json.h"
+#include "http/routes.h"
 
 namespace lakehost {
-
-// One chat request, validated, with its retrieved context (declared in api.h).
-struct ChatCall {
-  GenerationPtr gen;  // keeps the provider's instance (and library) alive during the call
-  InstancePtr provider;
-  std::vector<std::pair<std::string, std::string>> messages;  // role, content
-  float temperature = -1;
-  int32_t max_tokens = 0;
-  std::vector<std::string> sources;  // ids of the documents put into the prompt
-};
 
 namespace {
 
@@ -32,37 +22,6 @@ using Value = rapidjson::Value;
 constexpr size_t kMaxMessages = 1000;
 constexpr size_t kDefaultChatK = 4;
 constexpr size_t kMaxChatK = 50;
-
-struct ChatResult {
-  std::string content;
-  lh_chat_usage usage{sizeof(lh_chat_usage), 0, 0};
-};
-
-// Runs the provider; on_delta(text) for each piece as it arrives.
-ChatResult run_chat(const ChatCall& call, const std::function<void(std::string_view)>& on_delta) {
-  std::vector<lh_chat_message> msgs;
-  for (const auto& [role, content] : call.messages) msgs.push_back({to_lh(role), to_lh(content)});
-  lh_chat_request request{};
-  request.struct_size = sizeof(lh_chat_request);
-  request.messages = msgs.data();
-  request.n_messages = msgs.size();
-  request.model = {};  // the instance's configured model
-  request.temperature = call.temperature;
-  request.max_tokens = call.max_tokens;
-  ChatResult result;
-  Chat(call.provider)
-      .chat(
-          request,
-          [&](std::string_view t) {
-            result.content.append(t);
-            if (on_delta) on_delta(t);
-          },
-          result.usage);
-  if (!json::is_clean_text(result.content))
-    throw HostError(Errc::bad_upstream, "bad_upstream_reply",
-                    "chat provider \"" + call.provider->id() + "\" replied with invalid UTF-8");
-  return result;
-}
 
 // A message's content: a string, or OpenAI's array of content parts of which lakehost takes the
 // text parts, [{"type": "text", "text": "..."}]. The texts are concatenated as they are, as OpenAI
@@ -135,7 +94,7 @@ int64_t unix_now() {
       .count();
 }
 
-void write_usage(json::Writer& w, const lh_chat_usage& u) {
+void write_usage(json::Writer& w, const ChatResult& u) {
   w.StartObject();
   json::key(w, "prompt_tokens");
   w.Uint64(u.prompt_tokens);
@@ -176,96 +135,53 @@ void write_sources(json::Writer& w, const std::vector<std::string>& sources) {
   w.EndArray();
 }
 
-}  // namespace
-
 // Shared by both chat routes: the provider (the request's `model` names a chat provider id),
 // the messages, the sampling options, and retrieval when `collection` is given.
-std::shared_ptr<ChatCall> Api::prepare_chat(rapidjson::Document& body, const HttpRequest& req) {
+std::shared_ptr<ChatCall> prepare_chat(RouteContext& ctx, rapidjson::Document& body,
+                                       const HttpRequest& req) {
+  ChatRequest r;
+  r.collection = opt_string(body, "collection");
   // A key limited to other collections learns nothing more about this request.
-  if (auto c = opt_string(body, "collection")) req.require_collection(*c);
-  auto call = std::make_shared<ChatCall>();
-  call->gen = registry_.current();
-  auto model = opt_string(body, "model");
-  if (model && !model->empty()) {
-    call->provider = call->gen->find(*model, LH_KIND_CHAT_PROVIDER);
-    if (!call->provider)
-      throw HostError(Errc::not_found, "model_not_found",
-                      "/model: no chat provider with id \"" +
-                          (json::is_clean_text(*model) ? *model : std::string("?")) +
-                          "\" (GET /v1/models lists them)");
-  } else {
-    call->provider = call->gen->require(LH_KIND_CHAT_PROVIDER, nullptr);
-  }
-  call->messages = parse_messages(body);
+  if (r.collection) req.require_collection(*r.collection);
+  r.model = opt_string(body, "model");
+  r.messages = parse_messages(body);
   if (const Value* t = member(body, "temperature")) {
     if (!t->IsNumber()) throw bad_request("/temperature must be a number");
     const double v = t->GetDouble();
     if (!(v >= 0 && v <= 2)) throw unprocessable("/temperature must be in [0, 2]");
-    call->temperature = static_cast<float>(v);
+    r.temperature = static_cast<float>(v);
   }
   if (const Value* m = member(body, "max_tokens")) {
     if (!m->IsInt64()) throw bad_request("/max_tokens must be an integer");
     if (m->GetInt64() < 1 || m->GetInt64() > 1000000)
       throw unprocessable("/max_tokens must be in [1, 1000000]");
-    call->max_tokens = static_cast<int32_t>(m->GetInt64());
+    r.max_tokens = static_cast<int32_t>(m->GetInt64());
   }
-
-  // Retrieval: the last user message searches the collection; the hits go into a system
-  // message placed after the client's own leading system messages.
-  auto collection = opt_string(body, "collection");
-  if (!collection) {
+  if (!r.collection) {
     if (member(body, "k"))
       throw unprocessable("/k needs /collection: the collection to retrieve from");
-    return call;
-  }
-  size_t k = kDefaultChatK;
-  if (const Value* kv = member(body, "k")) {
-    if (!kv->IsUint64()) throw bad_request("/k must be a positive integer");
-    if (kv->GetUint64() < 1 || kv->GetUint64() > kMaxChatK)
-      throw unprocessable("/k must be in [1, " + std::to_string(kMaxChatK) + "]");
-    k = kv->GetUint64();
-  }
-  auto coll = call->gen->collection(*collection);
-  if (!coll)
-    throw HostError(Errc::not_found, "collection_not_found",
-                    json::is_clean_text(*collection) ? "no collection named \"" + *collection + "\""
-                                                     : std::string("no such collection"));
-  const std::string* question = nullptr;
-  for (auto it = call->messages.rbegin(); it != call->messages.rend(); ++it)
-    if (it->first == "user") {
-      question = &it->second;
-      break;
+  } else {
+    r.k = kDefaultChatK;
+    if (const Value* kv = member(body, "k")) {
+      if (!kv->IsUint64()) throw bad_request("/k must be a positive integer");
+      if (kv->GetUint64() < 1 || kv->GetUint64() > kMaxChatK)
+        throw unprocessable("/k must be in [1, " + std::to_string(kMaxChatK) + "]");
+      r.k = kv->GetUint64();
     }
-  if (!question || question->empty())
-    throw unprocessable("/messages: retrieval needs a non-empty user message to search with");
-  auto role = opt_string(body, "role");
-  auto qv = query_vector(*coll, question, nullptr);
-  auto hits = search(*call->gen, *coll, qv, *question, role.value_or(""), k, nullptr, nullptr);
-  std::string context =
-      "Answer using the documents below when they are relevant, and cite the ids in brackets of "
-      "those you use. If they do not contain the answer, say so.\n";
-  std::string text, meta;
-  for (const auto& h : hits) {
-    if (!coll->text_and_metadata(h.id, text, meta)) continue;
-    context += "\n[" + h.id + "] " + text + "\n";
-    call->sources.push_back(h.id);
+    r.role = opt_string(body, "role").value_or("");
   }
-  size_t at = 0;
-  while (at < call->messages.size() && call->messages[at].first == "system") ++at;
-  call->messages.insert(call->messages.begin() + static_cast<std::ptrdiff_t>(at),
-                        {"system", std::move(context)});
-  return call;
+  return ctx.core.chat.prepare(r);
 }
 
-HttpResponse Api::chat(const HttpRequest& req) {
+HttpResponse chat(RouteContext& ctx, const HttpRequest& req) {
   auto body = parse_body(req);
   if (const Value* s = member(body, "stream"); s && s->IsTrue())
     throw unprocessable(
         "/stream: POST /v1/chat answers at once; stream with POST /v1/chat/completions");
-  auto call = prepare_chat(body, req);
+  auto call = prepare_chat(ctx, body, req);
   HttpResponse r;
   r.deferred = [call] {
-    ChatResult result = run_chat(*call, nullptr);
+    ChatResult result = ChatService::run(*call, nullptr);
     rapidjson::StringBuffer buf;
     json::Writer w(buf);
     w.StartObject();
@@ -275,7 +191,7 @@ HttpResponse Api::chat(const HttpRequest& req) {
     write_assistant_message(w, result.content);
     write_sources(w, call->sources);
     json::key(w, "usage");
-    write_usage(w, result.usage);
+    write_usage(w, result);
     w.EndObject();
     return ok_json(buf);
   };
@@ -283,7 +199,7 @@ HttpResponse Api::chat(const HttpRequest& req) {
 }
 
 // Errors in OpenAI's shape (openai_errors.h), which OpenAI's clients read.
-HttpResponse Api::chat_completions(const HttpRequest& req) {
+HttpResponse chat_completions(RouteContext& ctx, const HttpRequest& req) {
   return openai::with_openai_errors([&]() -> HttpResponse {
     auto body = parse_body(req);
     bool streaming = false;
@@ -301,14 +217,14 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
     }
     if (const Value* n = member(body, "n"); n && !(n->IsInt() && n->GetInt() == 1))
       throw unprocessable("/n: only one choice (n = 1) is supported");
-    auto call = prepare_chat(body, req);
+    auto call = prepare_chat(ctx, body, req);
     const std::string id = new_completion_id();
     const int64_t created = unix_now();
 
     HttpResponse r;
     if (!streaming) {
       r.deferred = [call, id, created] {
-        ChatResult result = run_chat(*call, nullptr);
+        ChatResult result = ChatService::run(*call, nullptr);
         rapidjson::StringBuffer buf;
         json::Writer w(buf);
         w.StartObject();
@@ -325,7 +241,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
         w.EndObject();
         w.EndArray();
         json::key(w, "usage");
-        write_usage(w, result.usage);
+        write_usage(w, result);
         write_sources(w, call->sources);
         w.EndObject();
         return ok_json(buf);
@@ -401,7 +317,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
       };
       ChatResult result;
       try {
-        result = run_chat(*call, emit);
+        result = ChatService::run(*call, emit);
       } catch (const HostError& e) {
         if (!started) throw;  // nothing sent yet: an ordinary error response with its status
         // Mid-stream failure: OpenAI's convention is an error object as the last event.
@@ -421,7 +337,7 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
           w.StartArray();
           w.EndArray();
           json::key(w, "usage");
-          write_usage(w, result.usage);
+          write_usage(w, result);
         }));
       write("data: [DONE]\n\n");
       return {};
@@ -430,35 +346,12 @@ HttpResponse Api::chat_completions(const HttpRequest& req) {
   });
 }
 
-HttpResponse Api::models(const HttpRequest&) {
-  auto gen = registry_.current();
-  rapidjson::StringBuffer buf;
-  json::Writer w(buf);
-  w.StartObject();
-  json::key(w, "object");
-  json::put(w, "list");
-  json::key(w, "data");
-  w.StartArray();
-  for (const auto& p : gen->plugins()) {
-    if (p->kind() != LH_KIND_CHAT_PROVIDER && p->kind() != LH_KIND_EMBED_PROVIDER) continue;
-    w.StartObject();
-    json::key(w, "id");
-    json::put(w, p->id());
-    json::key(w, "object");
-    json::put(w, "model");
-    json::key(w, "created");
-    w.Int64(0);
-    json::key(w, "owned_by");
-    json::put(w, "lakehost");
-    json::key(w, "kind");
-    json::put(w, kind_name(p->kind()));
-    json::key(w, "default");
-    w.Bool(gen->default_of(p->kind()) == p);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  return ok_json(buf);
+}  // namespace
+
+void install_chat_routes(HttpServer& s, RouteContext& ctx) {
+  s.route("POST", "/v1/chat", access::read, [&ctx](const HttpRequest& r) { return chat(ctx, r); });
+  s.route("POST", "/v1/chat/completions", access::read_openai,
+          [&ctx](const HttpRequest& r) { return chat_completions(ctx, r); });
 }
 
 }  // namespace lakehost
