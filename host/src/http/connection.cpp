@@ -20,25 +20,55 @@ constexpr size_t kDiscardBytes = 1u << 20;
 constexpr auto kTick = std::chrono::milliseconds(100);
 }  // namespace
 
-Connection::Connection(int socket_fd) : fd(::dup(socket_fd)) {}
+Connection::Connection(int socket_fd) : fd_(::dup(socket_fd)) {}
 
 Connection::~Connection() {
-  if (fd >= 0) ::close(fd);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool Connection::begin_reading() {
+  std::lock_guard lock(mu_);
+  if (ended_) return false;
+  reading_ = true;
+  return true;
+}
+
+void Connection::end_reading() {
+  std::lock_guard lock(mu_);
+  reading_ = false;
+}
+
+void Connection::expect(Wait w, std::chrono::milliseconds within) {
+  std::lock_guard lock(mu_);
+  wait_ = w;
+  deadline_ = Clock::now() + within;
+}
+
+void Connection::add_pending() {
+  std::lock_guard lock(mu_);
+  ++pending_;
+}
+
+int Connection::pending() {
+  std::lock_guard lock(mu_);
+  return pending_;
 }
 
 void Connection::written(std::chrono::milliseconds keepalive) {
-  std::lock_guard lock(mu);
-  if (pending > 0) --pending;
-  // A next request already begun (pipelined) keeps its own head or body deadline.
-  if (pending == 0 && wait == Wait::answer && phase == Phase::head && head.empty())
-    expect(Wait::idle, keepalive);
+  std::lock_guard lock(mu_);
+  if (pending_ > 0) --pending_;
+  // `answer` until the next request's first byte: a pipelined one keeps its own deadline.
+  if (pending_ == 0 && wait_ == Wait::answer) {
+    wait_ = Wait::idle;
+    deadline_ = Clock::now() + keepalive;
+  }
 }
 
 void Connection::disconnected() {
-  std::lock_guard lock(mu);
-  ended = true;
-  if (fd >= 0) ::close(fd);
-  fd = -1;
+  std::lock_guard lock(mu_);
+  ended_ = true;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 std::string raw_closing_response(const HttpResponse& r) {
@@ -109,24 +139,23 @@ void ConnectionWatch::run() {
 }
 
 void ConnectionWatch::check(Connection& c, Connection::Clock::time_point now) {
-  // Held: the network thread is reading this connection's input (or running its handler). The
-  // client is not what is slow; look again at the next tick.
-  std::unique_lock lock(c.mu, std::try_to_lock);
-  if (!lock || c.ended || c.fd < 0) return;
-  if (c.wait == Connection::Wait::answer || now < c.deadline) return;
+  std::lock_guard lock(c.mu_);
+  // Being read: the network thread has its input (or runs its handler); judge it next time.
+  if (c.reading_ || c.ended_ || c.fd_ < 0) return;
+  if (c.wait_ == Connection::Wait::answer || now < c.deadline_) return;
   // Bytes the network thread has not read yet: it is behind (a long handler on the same
   // thread), not the client. Judging now would time out a request that did arrive in time.
   int unread = 0;
-  if (::ioctl(c.fd, FIONREAD, &unread) == 0 && unread > 0) return;
-  if (c.wait == Connection::Wait::idle) {
-    c.ended = true;
-    ::shutdown(c.fd, SHUT_RDWR);  // Pistache sees the end and drops the connection
+  if (::ioctl(c.fd_, FIONREAD, &unread) == 0 && unread > 0) return;
+  if (c.wait_ == Connection::Wait::idle) {
+    c.ended_ = true;
+    ::shutdown(c.fd_, SHUT_RDWR);  // Pistache sees the end and drops the connection
     return;
   }
   // A request's head or body stalled. Its answer goes after any response still queued.
-  if (c.pending > 0) return;
-  c.ended = true;
-  const bool in_head = c.wait == Connection::Wait::head;
+  if (c.pending_ > 0) return;
+  c.ended_ = true;
+  const bool in_head = c.wait_ == Connection::Wait::head;
   const auto limit = in_head ? timeouts_.head : timeouts_.body;
   const std::string text = raw_closing_response(HttpServer::error(
       408, "request_timeout",
@@ -134,8 +163,8 @@ void ConnectionWatch::check(Connection& c, Connection::Clock::time_point now) {
                           : "the request body was not complete within ") +
           std::to_string(limit.count()) + " ms" +
           (in_head ? " of their first byte" : " of the end of the headers")));
-  ::send(c.fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  close_after_refusal(c.fd);
+  ::send(c.fd_, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  close_after_refusal(c.fd_);
   spdlog::debug("connection timed out waiting for the request {}", in_head ? "head" : "body");
 }
 

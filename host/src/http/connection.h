@@ -33,7 +33,8 @@ struct ConnectionTimeouts {
   std::chrono::milliseconds keepalive{60000};
 };
 
-struct Connection {
+class Connection {
+ public:
   using Clock = std::chrono::steady_clock;
   enum class Phase { head, body, closed };
   // What the connection waits for; each but `answer` has a deadline.
@@ -46,34 +47,41 @@ struct Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Guards every member below. The network thread holds it while it reads the connection's
-  // input (handlers included); recursive because a response finished on that thread may call
-  // back into written() while it does.
-  std::recursive_mutex mu;
-
+  // ---- the framing: the network thread's alone ------------------------------------------------
   Phase phase = Phase::head;
   std::string head;  // the current request's head so far (bounded by the server)
   size_t body_left = 0;
   Credential credential;  // the current request's key, read from its head
-  // Responses handed to Pistache's write queue or to a worker and not yet written. A refusal
-  // is written straight to the socket only when none is, so responses never overtake others.
-  int pending = 0;
 
-  Wait wait = Wait::idle;
-  Clock::time_point deadline;
-  // Closed by the watcher (timed out) or by Pistache: whatever else arrives is dropped.
-  bool ended = false;
-  int fd = -1;  // the duplicate; -1 once Pistache dropped the connection
-
-  void expect(Wait w, std::chrono::milliseconds within) {
-    wait = w;
-    deadline = Clock::now() + within;
-  }
-  // A response (or a worker's share of one) is done: with none left in flight and no next
-  // request begun, the connection waits for one for at most `keepalive`.
+  // ---- shared with the watcher, workers and write completions (each call takes the lock) -----
+  bool valid() const { return fd_ >= 0; }
+  // The network thread reads input: false when the connection has ended (timed out), and then
+  // the input is dropped. Until end_reading() the watcher leaves the connection alone.
+  bool begin_reading();
+  void end_reading();
+  void expect(Wait w, std::chrono::milliseconds within);
+  // A response handed to Pistache's write queue or to a worker; written() when it is done.
+  void add_pending();
+  // With none left in flight and no next request begun, the connection waits for one for at
+  // most `keepalive`.
   void written(std::chrono::milliseconds keepalive);
+  // Responses not yet written. A refusal is written straight to the socket only when none is,
+  // so that responses never overtake each other.
+  int pending();
   // Pistache dropped the connection: closes the duplicate.
   void disconnected();
+
+ private:
+  friend class ConnectionWatch;
+  // Held only briefly and never while calling into Pistache: Pistache resolves a write's
+  // promise (our written()) while holding its own write lock.
+  std::mutex mu_;
+  int pending_ = 0;
+  Wait wait_ = Wait::idle;
+  Clock::time_point deadline_;
+  bool reading_ = false;
+  bool ended_ = false;  // timed out or disconnected
+  int fd_ = -1;         // the duplicate; -1 once Pistache dropped the connection
 };
 
 // The whole response as bytes, with "Connection: close": for answers written straight to the

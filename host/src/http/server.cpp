@@ -180,7 +180,7 @@ class PistacheHandler : public Http::Handler {
     // What Pistache's own (private) onConnection does: the peer's parser.
     peer->putData(ParserData, std::make_shared<Http::RequestParser>(getMaxRequestSize()));
     auto conn = std::make_shared<Connection>(peer->fd());
-    if (conn->fd < 0) {
+    if (!conn->valid()) {
       // Without a duplicate no deadline could be enforced: refuse the connection (this happens
       // only when the process is out of file descriptors).
       spdlog::warn("closing a new connection: dup() failed: {}", std::strerror(errno));
@@ -204,9 +204,13 @@ class PistacheHandler : public Http::Handler {
   void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override {
     auto conn = connection_of(peer);
     if (!conn) return;
-    std::lock_guard lock(conn->mu);
-    // Refused or timed out: drop the rest.
-    if (conn->ended || conn->phase == Connection::Phase::closed) return;
+    // Timed out: drop the rest. While this reads, the watcher leaves the connection alone.
+    if (!conn->begin_reading()) return;
+    struct EndReading {
+      Connection& c;
+      ~EndReading() { c.end_reading(); }
+    } end_reading{*conn};
+    if (conn->phase == Connection::Phase::closed) return;  // refused: drop the rest
     auto parser = getParser(peer);
     std::string_view in(buffer, len);
     const auto& timeouts = impl_->watch->timeouts();
@@ -252,7 +256,7 @@ class PistacheHandler : public Http::Handler {
           return;
         }
         conn->credential = std::move(framing.credential);
-        if (framing.expect_continue && framing.content_length > 0 && conn->pending == 0) {
+        if (framing.expect_continue && framing.content_length > 0 && conn->pending() == 0) {
           // curl sends "Expect: 100-continue" before a large body and waits a second for this.
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           ::send(peer->fd(), kContinue.data(), kContinue.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -290,7 +294,7 @@ class PistacheHandler : public Http::Handler {
     request.copyAddress(peer->address());
     conn->phase = Connection::Phase::head;
     conn->body_left = 0;
-    conn->wait = Connection::Wait::answer;  // no deadline until its response is written
+    conn->expect(Connection::Wait::answer, {});  // no deadline until its response is written
     impl_->handle(request, std::move(response), conn);
     parser.reset();
   }
@@ -304,7 +308,7 @@ class PistacheHandler : public Http::Handler {
     parser.reset();
     // Closed after the keep-alive timeout if the client neither closes nor reads.
     conn->expect(Connection::Wait::idle, impl_->watch->timeouts().keepalive);
-    if (conn->pending == 0) {
+    if (conn->pending() == 0) {
       // Written at once, not queued: Pistache writes its queue only after this read loop ends,
       // which a client that keeps sending would postpone. The FIN follows the answer.
       const std::string text = raw_closing_response(r);
@@ -540,10 +544,7 @@ void HttpServer::Impl::handle(const Http::Request& req, Http::ResponseWriter wri
     // The writer moves to a worker thread; its writes are queued to this network thread's
     // reactor, which stays free meanwhile.
     auto w = std::make_shared<Http::ResponseWriter>(std::move(writer));
-    if (conn) {
-      std::lock_guard lock(conn->mu);
-      ++conn->pending;  // until the worker has handed its response over
-    }
+    if (conn) conn->add_pending();  // until the worker has handed its response over
     const auto keepalive = options.keepalive_timeout;
     auto task = [this, w, client_close, rm, start, conn, keepalive,
                  resp = std::move(resp)]() mutable {
@@ -593,10 +594,7 @@ void HttpServer::Impl::send(Http::ResponseWriter& writer, bool client_close,
   if (!resp.www_authenticate.empty()) writer.headers().add<WwwAuthenticate>(resp.www_authenticate);
   auto peer = writer.getPeer();
   auto mime = Http::Mime::MediaType::fromString(resp.content_type);
-  if (conn) {
-    std::lock_guard lock(conn->mu);
-    ++conn->pending;
-  }
+  if (conn) conn->add_pending();
   auto sent = writer.send(static_cast<Http::Code>(resp.status), resp.body, mime);
   // Bug 2: after "Connection: Close" Pistache leaves the socket open. Close it ourselves once
   // the response is on the wire (this runs on the network thread, right after the write, while
