@@ -3,6 +3,7 @@
 # from its own layer and the layers below it, only the http layer sees HTTP (Pistache), and only
 # the plugin layer touches a plugin's function table, self pointer or call guard.
 #   common  <-  plugin  <-  core  <-  http        (main.cpp wires them together)
+#                       <-  conformance           (the plugin contract cases: plugins only)
 # Prints every include that breaks the rule and fails if there is one.
 set -euo pipefail
 src="${1:-$(dirname "$0")/../host/src}"
@@ -11,9 +12,10 @@ declare -A allowed=(
   [plugin]="common plugin"
   [core]="common plugin core"
   [http]="common plugin core http"
+  [conformance]="common plugin conformance"
 )
 bad=0
-for layer in common plugin core http; do
+for layer in common plugin core http conformance; do
   for file in "$src/$layer"/*; do
     while IFS= read -r line; do
       inc="${line#*\"}"

@@ -13,6 +13,7 @@
 #include "common/cpu_kernels.h"
 #include "common/json.h"
 #include "common/prometheus.h"
+#include "conformance/conformance.h"
 #include "core/change_follower.h"
 #include "core/manifest_watcher.h"
 #include "core/readiness.h"
@@ -272,6 +273,31 @@ int serve(ServeOptions o) {
   return 0;
 }
 
+// `lakehost plugin test`: 0 when every case passed, 1 when one failed, 2 when the library or
+// its config was refused before any case ran.
+int test_plugin(const std::string& library, const std::string& config, const std::string& filter) {
+  // Each failure is reported with its case; the host's own error log would repeat it.
+  spdlog::set_level(spdlog::level::off);
+  std::unique_ptr<conformance::Subject> subject;
+  try {
+    subject = std::make_unique<conformance::Subject>(library, config);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lakehost plugin test: %s\n", e.what());
+    return 2;
+  }
+  std::printf("%s: %s \"%s\", the %s contract\n", library.c_str(), kind_name(subject->kind()),
+              subject->plugin_name().c_str(), kind_name(subject->kind()));
+  const auto results = conformance::run_all(*subject, filter, stdout);
+  size_t failed = 0;
+  for (const auto& r : results) failed += !r.passed;
+  std::printf("%zu of %zu cases passed\n", results.size() - failed, results.size());
+  if (results.empty()) {
+    std::fprintf(stderr, "lakehost plugin test: no case matches \"%s\"\n", filter.c_str());
+    return 2;
+  }
+  return failed ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"lakehost: a retrieval server whose real work is done by hot-swappable plugins"};
   app.require_subcommand(1);
@@ -379,7 +405,18 @@ int main(int argc, char** argv) {
   std::string check_file;
   keys_check->add_option("FILE", check_file, "The key file")->required();
 
+  auto* plugin_cmd = app.add_subcommand("plugin", "Tools for plugin authors");
+  plugin_cmd->require_subcommand(1);
+  auto* plugin_test = plugin_cmd->add_subcommand(
+      "test", "Run the contract of its kind against a plugin library (docs/plugin-authors.md)");
+  std::string test_library, test_config = "{}", test_filter;
+  plugin_test->add_option("LIBRARY", test_library, "The plugin's .so")->required();
+  plugin_test->add_option("--config", test_config, "The manifest's config object (JSON)")
+      ->capture_default_str();
+  plugin_test->add_option("--case", test_filter, "Only the cases whose name contains this");
+
   CLI11_PARSE(app, argc, argv);
+  if (*plugin_test) return test_plugin(test_library, test_config, test_filter);
   if (*keys_new) return new_key(key_name, key_scopes, key_collections);
   if (*keys_check) return check_keys(check_file);
   spdlog::set_level(spdlog::level::from_str(log_level));

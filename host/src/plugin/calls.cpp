@@ -316,13 +316,20 @@ void VectorIndex::remove(const std::vector<int64_t>& labels) {
   });
 }
 
-size_t VectorIndex::search(const float* query, size_t k, int64_t* labels, float* distances) const {
+size_t VectorIndex::search(const float* query, size_t k, int64_t* labels, float* distances,
+                           size_t* reported) const {
   size_t n = 0;
   call(*p_, "index_search", [&](lh_error* e) {
     return p_->table<lh_vector_backend_v1>().index_search(p_->self(), index_, query, k, labels,
                                                           distances, &n, e);
   });
+  if (reported) *reported = n;
   return std::min(n, k);  // never trust a count beyond the arrays
+}
+
+size_t VectorIndex::size() const {
+  auto guard = p_->call_guard();
+  return p_->table<lh_vector_backend_v1>().index_size(p_->self(), index_);
 }
 
 // ---- scorer and chat --------------------------------------------------------------------------

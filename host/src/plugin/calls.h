@@ -110,8 +110,11 @@ class VectorIndex {
   void add(const std::vector<int64_t>& labels, const std::vector<float>& vectors);
   void remove(const std::vector<int64_t>& labels);
   // Up to k nearest labels and distances (ascending) into the arrays of k entries; returns how
-  // many.
-  size_t search(const float* query, size_t k, int64_t* labels, float* distances) const;
+  // many. `reported`, if given, receives the count the plugin claimed (more than k breaks the
+  // contract; the return value is clamped to k).
+  size_t search(const float* query, size_t k, int64_t* labels, float* distances,
+                size_t* reported = nullptr) const;
+  size_t size() const;  // live vectors
 
  private:
   InstancePtr p_;

@@ -158,7 +158,12 @@ std::string embed_request(const Config& c, std::span<const std::string_view> tex
   w.String(c.model.data(), static_cast<rapidjson::SizeType>(c.model.size()));
   w.Key("input");
   w.StartArray();
-  for (auto t : texts) w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+  // The API refuses an empty string ("'$.input' is invalid"), and a document's text may be
+  // empty: it is sent as one space, which has a vector (found by `lakehost plugin test`).
+  for (auto t : texts) {
+    if (t.empty()) t = " ";
+    w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+  }
   w.EndArray();
   w.Key("encoding_format");
   w.String("float");
