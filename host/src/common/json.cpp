@@ -483,6 +483,7 @@ std::string expectation(const std::string& keyword, const rapidjson::Value& rule
 }  // namespace
 
 std::optional<std::string> validate(const Schema& schema, const rapidjson::Value& value) {
+  std::lock_guard lock(schema.validating);
   rapidjson::SchemaValidator v(*schema.doc);
   if (value.Accept(v)) return std::nullopt;
   rapidjson::StringBuffer doc_ptr;

@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,10 @@ struct Schema {
   explicit Schema(std::string_view text);  // throws std::invalid_argument on bad JSON
   rapidjson::Document json;
   std::unique_ptr<rapidjson::SchemaDocument> doc;
+  // RapidJSON 1.1 matches a "pattern" with a regex object of the schema that keeps its search
+  // state in itself: two validations against one schema at once race (TSan saw the API key
+  // file validated by SIGHUP and by a reload together). validate() holds this.
+  mutable std::mutex validating;
 };
 std::optional<std::string> validate(const Schema& schema, const rapidjson::Value& value);
 

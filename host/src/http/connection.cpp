@@ -129,31 +129,29 @@ void ConnectionWatch::run() {
       added_.clear();
     }
     const auto now = Connection::Clock::now();
-    std::erase_if(watched_, [&](const std::weak_ptr<Connection>& w) {
-      auto c = w.lock();
-      if (!c) return true;
-      check(*c, now);
-      return false;
-    });
+    // Held, not weak: a weak_ptr whose last release frees the block on this thread drew a TSan
+    // report (libstdc++'s double-word release path); a connection is forgotten once dropped.
+    std::erase_if(watched_, [&](const std::shared_ptr<Connection>& c) { return !check(*c, now); });
   }
 }
 
-void ConnectionWatch::check(Connection& c, Connection::Clock::time_point now) {
+bool ConnectionWatch::check(Connection& c, Connection::Clock::time_point now) {
   std::lock_guard lock(c.mu_);
+  if (c.fd_ < 0) return false;  // Pistache dropped it: forget it
   // Being read: the network thread has its input (or runs its handler); judge it next time.
-  if (c.reading_ || c.ended_ || c.fd_ < 0) return;
-  if (c.wait_ == Connection::Wait::answer || now < c.deadline_) return;
+  if (c.reading_ || c.ended_) return true;
+  if (c.wait_ == Connection::Wait::answer || now < c.deadline_) return true;
   // Bytes the network thread has not read yet: it is behind (a long handler on the same
   // thread), not the client. Judging now would time out a request that did arrive in time.
   int unread = 0;
-  if (::ioctl(c.fd_, FIONREAD, &unread) == 0 && unread > 0) return;
+  if (::ioctl(c.fd_, FIONREAD, &unread) == 0 && unread > 0) return true;
   if (c.wait_ == Connection::Wait::idle) {
     c.ended_ = true;
     ::shutdown(c.fd_, SHUT_RDWR);  // Pistache sees the end and drops the connection
-    return;
+    return true;
   }
   // A request's head or body stalled. Its answer goes after any response still queued.
-  if (c.pending_ > 0) return;
+  if (c.pending_ > 0) return true;
   c.ended_ = true;
   const bool in_head = c.wait_ == Connection::Wait::head;
   const auto limit = in_head ? timeouts_.head : timeouts_.body;
@@ -166,6 +164,7 @@ void ConnectionWatch::check(Connection& c, Connection::Clock::time_point now) {
   ::send(c.fd_, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   close_after_refusal(c.fd_);
   spdlog::debug("connection timed out waiting for the request {}", in_head ? "head" : "body");
+  return true;
 }
 
 }  // namespace lakehost

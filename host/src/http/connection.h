@@ -102,20 +102,21 @@ class ConnectionWatch {
   ConnectionWatch& operator=(const ConnectionWatch&) = delete;
 
   const ConnectionTimeouts& timeouts() const { return timeouts_; }
-  // Starts watching `c` (kept weakly: a connection Pistache dropped is forgotten).
+  // Starts watching `c`, until Pistache drops it (disconnected()).
   void add(const std::shared_ptr<Connection>& c);
   void stop();
 
  private:
   void run();
-  void check(Connection& c, Connection::Clock::time_point now);
+  // Acts on `c` if its deadline passed; false once Pistache dropped it (then it is forgotten).
+  bool check(Connection& c, Connection::Clock::time_point now);
 
   ConnectionTimeouts timeouts_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::vector<std::weak_ptr<Connection>> added_;    // new since the last check
-  std::vector<std::weak_ptr<Connection>> watched_;  // the watcher thread's own
+  std::vector<std::shared_ptr<Connection>> added_;    // new since the last check
+  std::vector<std::shared_ptr<Connection>> watched_;  // the watcher thread's own
   std::thread thread_;
 };
 
